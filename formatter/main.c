@@ -1,0 +1,243 @@
+/*
+ * mlc-formatter: turns records from the poller into Slack messages, one per
+ * matching route and channel, and hands each to the dispatcher that owns the
+ * channel.
+ *
+ * A record and the messages made from it change hands in one LMDB
+ * transaction (mlc_inbox_drain + the outboxes), so a crash never leaves a
+ * record half-routed. A record that cannot be formatted is not retried
+ * forever: it is reported to the auditor and accepted.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "mlc_audit.h"
+#include "mlc_cfg.h"
+#include "mlc_custody.h"
+#include "mlc_log.h"
+#include "mlc_proc.h"
+#include "mlc_store.h"
+#include "mlc_time.h"
+#include "mlc_topo.h"
+#include "mlc_zmq.h"
+#include "slackfmt.h"
+
+#define BATCH 512
+
+struct formatter {
+	struct mlc_cfg cfg;
+	struct mlc_store *st;
+	void *zctx;
+	void *ack_sock;
+	struct mlc_inbox *in;
+	struct mlc_outbox *to_disp[MLC_CFG_MAX_DISPATCHERS];
+	struct mlc_outbox *to_auditor;
+	struct mlc_outbox *all[MLC_CFG_MAX_DISPATCHERS + 1];
+	size_t n_all;
+	uint64_t records, messages;
+};
+
+static int
+route_record(struct formatter *fm, MDB_txn *txn, const struct mlc_record *r,
+    struct mlc_err *err)
+{
+	char *text = NULL, *blocks = NULL;
+	char now[MLC_TIME_ISO_LEN];
+	size_t matched = 0;
+	int rc = 0;
+
+	mlc_time_format(mlc_time_now_ms() / 1000, now);
+	for (size_t i = 0; i < fm->cfg.n_routes; i++) {
+		const struct mlc_cfg_route *rt = &fm->cfg.routes[i];
+		const char *parts[3] = { r->id, rt->name, rt->channel };
+		char id[MLC_PROTO_MAX_ID];
+		struct mlc_frame f;
+		size_t d;
+
+		if (strcmp(rt->entity, "*") != 0 && strcmp(rt->entity, r->entity) != 0)
+			continue;
+		/* One post per channel even when several routes name it. */
+		{
+			int dup = 0;
+			for (size_t j = 0; j < i; j++) {
+				const struct mlc_cfg_route *o = &fm->cfg.routes[j];
+				if ((strcmp(o->entity, "*") == 0 || strcmp(o->entity, r->entity) == 0) &&
+				    strcmp(o->channel, rt->channel) == 0)
+					dup = 1;
+			}
+			if (dup)
+				continue;
+		}
+		if (text == NULL && slackfmt_record(r, &text, &blocks) != 0) {
+			struct mlc_auditb b;
+
+			mlc_auditb_init(&b, "error");
+			mlc_auditb_str(&b, "where", "format");
+			mlc_auditb_str(&b, "record_id", r->id);
+			mlc_auditb_str(&b, "error", "cannot build the Slack message (out of memory?)");
+			return mlc_auditb_put(&b, fm->to_auditor, txn, err);
+		}
+		if (mlc_proto_make_id(parts, 3, id, sizeof(id)) != 0) {
+			struct mlc_auditb b;
+
+			mlc_auditb_init(&b, "error");
+			mlc_auditb_str(&b, "where", "format");
+			mlc_auditb_str(&b, "record_id", r->id);
+			mlc_auditb_str(&b, "error", "message id too long");
+			rc = mlc_auditb_put(&b, fm->to_auditor, txn, err);
+			break;
+		}
+		memset(&f, 0, sizeof(f));
+		f.type = MLC_FRAME_MESSAGE;
+		f.u.msg.id = id;
+		f.u.msg.from = "formatter";
+		f.u.msg.record_id = r->id;
+		f.u.msg.entity = r->entity;
+		f.u.msg.key = r->key;
+		f.u.msg.route = (char *)(uintptr_t)rt->name;
+		f.u.msg.channel = (char *)(uintptr_t)rt->channel;
+		f.u.msg.text = text;
+		f.u.msg.blocks = blocks;
+		f.u.msg.created_at = now;
+		d = mlc_topo_dispatcher_for(&fm->cfg, rt->channel);
+		if ((rc = mlc_outbox_put_frame(fm->to_disp[d], txn, &f, id, err)) != 0)
+			break;
+		matched++;
+	}
+	free(text);
+	free(blocks);
+	if (rc == 0) {
+		fm->records++;
+		fm->messages += matched;
+		if (matched == 0)
+			mlc_debug("record %s matches no route", r->id);
+	}
+	return rc;
+}
+
+static int
+on_frame(void *arg, MDB_txn *txn, const struct mlc_frame *f, struct mlc_err *err)
+{
+	struct formatter *fm = arg;
+
+	if (f->type != MLC_FRAME_RECORD) {
+		struct mlc_auditb b;
+
+		mlc_auditb_init(&b, "error");
+		mlc_auditb_str(&b, "where", "formatter inbox");
+		mlc_auditb_str(&b, "error", "received a frame that is not a record; dropped");
+		return mlc_auditb_put(&b, fm->to_auditor, txn, err);
+	}
+	return route_record(fm, txn, &f->u.rec, err);
+}
+
+static void
+on_reject(void *arg, const char *reason)
+{
+	struct formatter *fm = arg;
+	struct mlc_auditb b;
+
+	mlc_warn("dropped a malformed frame: %s", reason);
+	mlc_auditb_init(&b, "error");
+	mlc_auditb_str(&b, "where", "formatter inbox");
+	mlc_auditb_str(&b, "error", reason);
+	mlc_auditb_emit(&b, fm->st, fm->to_auditor);
+}
+
+static void
+lifecycle(struct formatter *fm, const char *kind)
+{
+	struct mlc_auditb b;
+
+	mlc_auditb_init(&b, kind);
+	mlc_auditb_str(&b, "process", "formatter");
+	mlc_auditb_emit(&b, fm->st, fm->to_auditor);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct formatter fm;
+	struct mlc_custody_opts co;
+	struct mlc_err err;
+	char dir[512];
+	int64_t next_prune = 0;
+
+	memset(&fm, 0, sizeof(fm));
+	mlc_proc_start("formatter", argc, argv, &fm.cfg, NULL, NULL, "");
+	mlc_topo_custody_opts(&fm.cfg, &co);
+	if (mlc_topo_state_path(&fm.cfg, "formatter", dir, sizeof(dir)) != 0)
+		mlc_proc_die("state_dir too long");
+	if (mlc_store_open(&fm.st, dir, 0, &err) != 0)
+		mlc_proc_die("%s", err.msg);
+	fm.zctx = zmq_ctx_new();
+	fm.ack_sock = mlc_zmq_pull_bind(fm.zctx, fm.cfg.ep.formatter_ack,
+	    fm.cfg.ep.bind_host, fm.cfg.max_frame_bytes, &err);
+	if (fm.ack_sock == NULL)
+		mlc_proc_die("%s", err.msg);
+	for (size_t i = 0; i < fm.cfg.ep.n_dispatchers; i++) {
+		char name[32];
+
+		mlc_topo_dispatcher_name(i, name, sizeof(name));
+		if (mlc_outbox_open(&fm.to_disp[i], fm.st, fm.zctx, name,
+		    fm.cfg.ep.dispatchers[i].in, &co, &err) != 0)
+			mlc_proc_die("%s", err.msg);
+		fm.all[fm.n_all++] = fm.to_disp[i];
+	}
+	if (mlc_outbox_open(&fm.to_auditor, fm.st, fm.zctx, "auditor",
+	    fm.cfg.ep.auditor_in, &co, &err) != 0)
+		mlc_proc_die("%s", err.msg);
+	fm.all[fm.n_all++] = fm.to_auditor;
+	if (mlc_inbox_open(&fm.in, fm.st, fm.zctx, "formatter", fm.cfg.ep.formatter_in,
+	    fm.cfg.ep.bind_host, &co, mlc_topo_ack_endpoint, &fm.cfg, &err) != 0)
+		mlc_proc_die("%s", err.msg);
+
+	mlc_info("started: %zu routes, %zu dispatchers", fm.cfg.n_routes,
+	    fm.cfg.ep.n_dispatchers);
+	lifecycle(&fm, "start");
+	while (!mlc_proc_stop) {
+		zmq_pollitem_t items[2] = {
+			{ mlc_inbox_socket(fm.in), 0, ZMQ_POLLIN, 0 },
+			{ fm.ack_sock, 0, ZMQ_POLLIN, 0 },
+		};
+		int64_t now = mlc_time_mono_ms(), timeout = 1000;
+
+		for (size_t i = 0; i < fm.n_all; i++) {
+			int64_t d;
+
+			if (mlc_outbox_pump(fm.all[i], now, &err) < 0)
+				mlc_error("%s", err.msg);
+			d = mlc_outbox_due_in(fm.all[i], now);
+			if (d >= 0 && d < timeout)
+				timeout = d;
+		}
+		if (zmq_poll(items, 2, (long)timeout) < 0)
+			continue;
+		if (items[0].revents & ZMQ_POLLIN) {
+			if (mlc_inbox_drain(fm.in, BATCH, on_frame, on_reject, &fm, &err) < 0)
+				mlc_error("%s", err.msg);
+		}
+		if (items[1].revents & ZMQ_POLLIN) {
+			if (mlc_custody_take_acks(fm.ack_sock, fm.all, fm.n_all,
+			    mlc_time_mono_ms(), &err) < 0)
+				mlc_error("%s", err.msg);
+		}
+		if (mlc_time_now_ms() >= next_prune) {
+			if (mlc_inbox_prune(fm.in, mlc_time_now_ms(), &err) < 0)
+				mlc_error("%s", err.msg);
+			next_prune = mlc_time_now_ms() + 3600 * 1000;
+		}
+	}
+	mlc_info("stopping after %llu records, %llu messages",
+	    (unsigned long long)fm.records, (unsigned long long)fm.messages);
+	lifecycle(&fm, "stop");
+	mlc_inbox_close(&fm.in);
+	for (size_t i = 0; i < fm.n_all; i++)
+		mlc_outbox_close(&fm.all[i]);
+	mlc_zmq_close(&fm.ack_sock);
+	zmq_ctx_term(fm.zctx);
+	mlc_store_close(&fm.st);
+	return 0;
+}

@@ -1,0 +1,169 @@
+/*
+ * simctl.c: the simulator's own routes, outside anything X3 has. No auth:
+ * they serve tests and the demo, on loopback.
+ *
+ *   GET  /sim/truth       every distinct (key, stamp) version served by api1
+ *   GET  /sim/stats       {"generated","served_versions","requests",...}
+ *   POST /sim/generate?n=K  K changes now (1..100000, default 1)
+ *   POST /sim/pause, /sim/resume  stop / restart automatic changes
+ *
+ * Truth amounts are strings ("123.40") so that a test reading them with any
+ * JSON library compares exact decimals.
+ */
+#include "x3sim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "mlc_time.h"
+
+static json_t *
+truth_fields(const struct x3_schema *s, const struct x3_record *rec)
+{
+	json_t *o = json_object();
+	char tmp[32];
+
+	for (int i = 0; o != NULL && i < s->nfields; i++) {
+		const struct x3_field *f = &s->fields[i];
+		const struct x3_value *v = &rec->v[i];
+		json_t *j = NULL;
+
+		switch (f->type) {
+		case X3_T_STRING:
+		case X3_T_DATE:
+			j = json_string(v->str);
+			break;
+		case X3_T_DATETIME: {
+			char iso[MLC_TIME_ISO_LEN];
+
+			mlc_time_format(v->num, iso);
+			j = json_string(iso);
+			break;
+		}
+		case X3_T_INT:
+			j = json_integer((json_int_t)v->num);
+			break;
+		case X3_T_DEC2:
+			x3_dec2_format(v->num, tmp);
+			j = json_string(tmp);
+			break;
+		}
+		json_object_set_new(o, f->name, j);
+		if (f->has_ref && v->ref != NULL) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "%s_REF", f->name);
+			json_object_set_new(o, name, json_pack("{s:s, s:s}",
+			    "$description", v->ref, "$title", v->ref));
+		}
+	}
+	return o;
+}
+
+static void
+reply_json(struct x3_reply *r, int status, json_t *root)
+{
+	char *body = root ? json_dumps(root, JSON_COMPACT) : NULL;
+
+	json_decref(root);
+	if (body == NULL) {
+		x3_reply_diag(r, 500, "ApplicationDiagnosis", NULL, "out of memory");
+		return;
+	}
+	free(r->body);
+	r->status = status;
+	r->body = body;
+	r->len = strlen(body);
+}
+
+static void
+truth(const struct x3_req *rq, struct x3_reply *r)
+{
+	struct x3_store *st = rq->srv->store;
+	json_t *versions = json_array();
+
+	x3_store_lock(st);
+	for (int e = 0; versions != NULL && e < X3_ENT_COUNT; e++) {
+		const struct x3_table *t = &st->tables[e];
+		const struct x3_schema *s = t->schema;
+
+		for (size_t i = 0; i < t->nserved; i++) {
+			const struct x3_served *sv = &t->served[i];
+			char iso[MLC_TIME_ISO_LEN];
+
+			mlc_time_format(sv->snap.v[s->stamp].num, iso);
+			json_array_append_new(versions, json_pack("{s:s, s:s, s:s, s:i, s:o}",
+			    "class", s->class_name,
+			    "key", sv->snap.v[s->key].str,
+			    "stamp", iso,
+			    "revisions", (int)sv->revisions,
+			    "fields", truth_fields(s, &sv->snap)));
+		}
+	}
+	x3_store_unlock(st);
+	reply_json(r, 200, versions ? json_pack("{s:o}", "versions", versions) : NULL);
+}
+
+static void
+stats(const struct x3_req *rq, struct x3_reply *r)
+{
+	struct x3_store *st = rq->srv->store;
+	json_t *o;
+
+	x3_store_lock(st);
+	o = json_pack("{s:I, s:I, s:I, s:I, s:b}",
+	    "generated", (json_int_t)st->generated,
+	    "served_versions", (json_int_t)x3_store_served_total(st),
+	    "requests", (json_int_t)st->requests,
+	    "records", (json_int_t)st->tables[X3_ENT_PORDER].nrecs,
+	    "paused", rq->srv->gen->paused);
+	x3_store_unlock(st);
+	reply_json(r, 200, o);
+}
+
+static void
+generate(const struct x3_req *rq, struct x3_reply *r)
+{
+	const char *ns = x3_req_arg(rq, "n");
+	unsigned long n = 1;
+	char *end = NULL;
+
+	if (ns != NULL) {
+		if (strnlen(ns, 8) > 6 || ns[0] < '0' || ns[0] > '9' ||
+		    (n = strtoul(ns, &end, 10)) < 1 || n > 100000 || *end != '\0') {
+			x3_reply_diag(r, 400, "BadQueryParameter", NULL,
+			    "n must be an integer from 1 to 100000");
+			return;
+		}
+	}
+	n = x3_gen_run(rq->srv->gen, (unsigned)n);
+	reply_json(r, 200, json_pack("{s:I}", "generated", (json_int_t)n));
+}
+
+void
+x3_simctl_handle(const struct x3_req *rq, struct x3_reply *r)
+{
+	const char *p = rq->path + 5; /* after "/sim/" */
+	int get = strcmp(rq->method, "GET") == 0;
+	int post = strcmp(rq->method, "POST") == 0;
+
+	if (strcmp(p, "truth") == 0 && get) {
+		truth(rq, r);
+	} else if (strcmp(p, "stats") == 0 && get) {
+		stats(rq, r);
+	} else if (strcmp(p, "generate") == 0 && post) {
+		generate(rq, r);
+	} else if ((strcmp(p, "pause") == 0 || strcmp(p, "resume") == 0) && post) {
+		x3_gen_set_paused(rq->srv->gen, p[0] == 'p');
+		reply_json(r, 200, json_pack("{s:b}", "paused", p[0] == 'p'));
+	} else if (strcmp(p, "truth") == 0 || strcmp(p, "stats") == 0 ||
+	    strcmp(p, "generate") == 0 || strcmp(p, "pause") == 0 ||
+	    strcmp(p, "resume") == 0) {
+		x3_reply_diag(r, 405, "MethodNotAllowed", NULL, "Wrong method for /sim/%s", p);
+	} else {
+		x3_reply_diag(r, 404, "ResourceNotFound", NULL, "No such simulator route");
+	}
+}
