@@ -57,11 +57,11 @@ find_binary(const char *stage, char *out, size_t outsz)
 		slash = strrchr(self, '/');
 		if (slash != NULL) {
 			*slash = '\0';
-			snprintf(out, outsz, "%s/mlc-%s", self, stage);
-			if (access(out, X_OK) == 0)
+			if ((size_t)snprintf(out, outsz, "%s/mlc-%s", self, stage) < outsz &&
+			    access(out, X_OK) == 0)
 				return;
-			snprintf(out, outsz, "%s/../%s/mlc-%s", self, stage, stage);
-			if (access(out, X_OK) == 0)
+			if ((size_t)snprintf(out, outsz, "%s/../%s/mlc-%s", self, stage,
+			    stage) < outsz && access(out, X_OK) == 0)
 				return;
 		}
 	}
