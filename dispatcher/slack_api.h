@@ -17,8 +17,8 @@
 enum slack_outcome {
 	SLACK_POSTED,        /* ok:true; ts filled */
 	SLACK_RATELIMITED,   /* 429: wait Retry-After on this channel only */
-	SLACK_RETRY,         /* 5xx, service_unavailable, request_timeout: not posted */
-	SLACK_RETRY_DOUBT,   /* timeout after sending, reset, internal_error: may have posted */
+	SLACK_RETRY,         /* service_unavailable, request_timeout, other 4xx: not posted */
+	SLACK_RETRY_DOUBT,   /* 5xx, timeout after sending, reset, internal_error: may have posted */
 	SLACK_TOKEN_ERROR,   /* the token is bad for every channel: stop, alert */
 	SLACK_CHANNEL_ERROR, /* this channel cannot be posted to */
 	SLACK_MESSAGE_ERROR, /* this message is refused (our bug): dead letter */

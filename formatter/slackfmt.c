@@ -18,6 +18,21 @@ utf8_len(unsigned char c)
 	return 1; /* stray continuation byte: count it alone */
 }
 
+/* Length of the longest prefix of s of at most max bytes that does not
+ * split a UTF-8 sequence: "%.Ns" cuts bytes, and half a character makes
+ * the whole message invalid UTF-8 (jansson, the wire format and Slack all
+ * refuse it). Used as "%.*s". */
+static int
+utf8_prefix(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+
+	if (s[n] != '\0')
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	return (int)n;
+}
+
 /* Characters a source character takes once escaped. */
 static size_t
 esc_width(char c)
@@ -34,8 +49,10 @@ slackfmt_escape(const char *s, size_t max_chars)
 
 	if (out == NULL)
 		return NULL;
-	if (max_chars < 2)
-		max_chars = 2;
+	if (max_chars == 0) { /* not even room for the ellipsis */
+		out[0] = '\0';
+		return out;
+	}
 	/* Width of the whole escaped text, in characters (code points). */
 	for (size_t i = 0; s[i] != '\0';) {
 		total += esc_width(s[i]);
@@ -92,9 +109,13 @@ amount_text(const char *amount, const char *cur, char *out, size_t outsz)
 
 	if (amount[0] != '\0' && mlc_money_parse(amount, &m) == 0 &&
 	    mlc_money_format(&m, 2, 1, num, sizeof(num)) >= 0)
-		snprintf(out, outsz, "%s %s", num, cur);
-	else
-		snprintf(out, outsz, "%.100s %s", amount[0] ? amount : "?", cur);
+		snprintf(out, outsz, "%s %.*s", num, utf8_prefix(cur, 60), cur);
+	else {
+		const char *raw = amount[0] ? amount : "?";
+
+		snprintf(out, outsz, "%.*s %.*s", utf8_prefix(raw, 100), raw,
+		    utf8_prefix(cur, 60), cur);
+	}
 }
 
 static json_t *
@@ -141,13 +162,15 @@ slackfmt_record(const struct mlc_record *r, char **text, char **blocks)
 	*text = *blocks = NULL;
 	approval = slackfmt_approval(fld(r, "APPFLG"));
 	amount_text(fld(r, "TOTORD"), fld(r, "CUR"), amount, sizeof(amount));
-	snprintf(supplier, sizeof(supplier), "%.100s %.400s", fld(r, "BPSNUM"),
-	    fld(r, "BPSNUM_REF"));
+	snprintf(supplier, sizeof(supplier), "%.*s %.*s",
+	    utf8_prefix(fld(r, "BPSNUM"), 100), fld(r, "BPSNUM"),
+	    utf8_prefix(fld(r, "BPSNUM_REF"), 400), fld(r, "BPSNUM_REF"));
 	e_key = slackfmt_escape(r->key, 100);
 	e_sup = slackfmt_escape(supplier, 500);
 	e_amount = slackfmt_escape(amount, 100);
 	e_site = slackfmt_escape(fld(r, "POHFCY"), 60);
-	snprintf(header, sizeof(header), "Purchase order %.120s", r->key);
+	snprintf(header, sizeof(header), "Purchase order %.*s",
+	    utf8_prefix(r->key, 120), r->key);
 	hdr = slackfmt_escape(header, SLACKFMT_HEADER_MAX);
 	if (!e_key || !e_sup || !e_amount || !e_site || !hdr)
 		goto out;
@@ -168,7 +191,8 @@ slackfmt_record(const struct mlc_record *r, char **text, char **blocks)
 	    add_field(fields, "Site", fld(r, "POHFCY")) != 0 ||
 	    add_field(fields, "Order date", fld(r, "ORDDAT")) != 0)
 		goto out;
-	snprintf(ctx, sizeof(ctx), "Sage X3 %.60s, updated %.40s", r->entity, r->stamp);
+	snprintf(ctx, sizeof(ctx), "Sage X3 %.*s, updated %.*s",
+	    utf8_prefix(r->entity, 60), r->entity, utf8_prefix(r->stamp, 40), r->stamp);
 	{
 		char *e_ctx = slackfmt_escape(ctx, 300);
 		if (e_ctx == NULL)

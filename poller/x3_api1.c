@@ -159,9 +159,11 @@ x3_api1_parse_page(const char *body, size_t len, const struct mlc_cfg_entity *e,
 		return mlc_err_set(err, "response has no $resources array");
 	}
 	if (json_array_size(resources) > X3_MAX_ROWS_PER_PAGE) {
+		size_t n = json_array_size(resources); /* read before root is freed */
+
 		json_decref(root);
-		return mlc_err_set(err, "page has %zu resources, more than %d",
-		    json_array_size(resources), X3_MAX_ROWS_PER_PAGE);
+		return mlc_err_set(err, "page has %zu resources, more than %d", n,
+		    X3_MAX_ROWS_PER_PAGE);
 	}
 	page->rows = calloc(json_array_size(resources) + 1, sizeof(*page->rows));
 	if (page->rows == NULL) {

@@ -55,7 +55,7 @@ int x3_api1_parse_page(const char *body, size_t len, const struct mlc_cfg_entity
     const char *base_url, struct x3_page *page, struct mlc_err *err);
 
 /* Turns an X3 error response ($diagnoses) into one sentence; writes
- * "HTTP <status>" when the body has none. */
+ * "HTTP <status> from X3" when the body has none. */
 void x3_api1_describe_error(long status, const char *body, size_t len,
     char *out, size_t outsz);
 

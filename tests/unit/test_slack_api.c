@@ -1,0 +1,369 @@
+/*
+ * test_slack_api: what the dispatcher sends to chat.postMessage and how it
+ * sorts Slack's answers.
+ *
+ * Pins the request body (channel, text, blocks, no unfurling, metadata by
+ * which a post can be found again) and the class of every answer listed in
+ * reference/slack.md section 1: each platform error code, 429 with and
+ * without Retry-After, 5xx with HTML, transport failures before and after
+ * the request went out, unreadable 200s and ok:true.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#include "slack_api.h"
+
+static void
+msg_init(struct mlc_message *m, const char *blocks)
+{
+	memset(m, 0, sizeof(*m));
+	m->id = (char *)"purchase_order/PO-1/2026-11-29T01%3A02%3A03Z/po/C0123";
+	m->from = (char *)"formatter";
+	m->record_id = (char *)"purchase_order/PO-1/2026-11-29T01:02:03Z";
+	m->entity = (char *)"purchase_order";
+	m->key = (char *)"PO-1";
+	m->route = (char *)"po";
+	m->channel = (char *)"C0123456789";
+	m->text = (char *)"Purchase order PO-1: \"Acme\" &amp; caf\xc3\xa9 \\ done";
+	m->blocks = (char *)blocks;
+	m->created_at = (char *)"2026-11-29T01:03:00.000Z";
+}
+
+static json_t *
+body_json(const struct mlc_message *m)
+{
+	char *body = slack_post_body(m);
+	json_error_t je;
+	json_t *root;
+
+	assert_non_null(body);
+	root = json_loads(body, 0, &je);
+	free(body);
+	if (root == NULL)
+		fail_msg("body is not JSON: %s", je.text);
+	assert_true(json_is_object(root));
+	return root;
+}
+
+static void
+test_post_body_has_channel_text_blocks_and_metadata(void **state)
+{
+	const char *blocks = "[{\"type\":\"section\",\"text\":{\"type\":\"mrkdwn\","
+	    "\"text\":\"*x* &lt;\"}},{\"type\":\"divider\"}]";
+	struct mlc_message m;
+	json_t *root, *b, *want, *meta, *payload;
+	json_error_t je;
+
+	(void)state;
+	msg_init(&m, blocks);
+	root = body_json(&m);
+	assert_string_equal(json_string_value(json_object_get(root, "channel")),
+	    "C0123456789");
+	assert_string_equal(json_string_value(json_object_get(root, "text")), m.text);
+	b = json_object_get(root, "blocks");
+	assert_true(json_is_array(b));
+	want = json_loads(blocks, 0, &je);
+	assert_non_null(want);
+	assert_true(json_equal(b, want));
+	json_decref(want);
+	assert_true(json_is_false(json_object_get(root, "unfurl_links")));
+	meta = json_object_get(root, "metadata");
+	assert_true(json_is_object(meta));
+	assert_string_equal(json_string_value(json_object_get(meta, "event_type")),
+	    "mlc_notification");
+	payload = json_object_get(meta, "event_payload");
+	assert_true(json_is_object(payload));
+	assert_string_equal(json_string_value(json_object_get(payload, "msg_id")), m.id);
+	assert_string_equal(json_string_value(json_object_get(payload, "record_id")),
+	    m.record_id);
+	json_decref(root);
+}
+
+/* Blocks are passed through as JSON, not as a string holding JSON. */
+static void
+test_post_body_embeds_blocks_as_array_not_string(void **state)
+{
+	struct mlc_message m;
+	char *body;
+
+	(void)state;
+	msg_init(&m, "[{\"type\":\"divider\"}]");
+	body = slack_post_body(&m);
+	assert_non_null(body);
+	assert_non_null(strstr(body, "\"blocks\":[{\"type\":\"divider\"}]"));
+	free(body);
+}
+
+static void
+test_post_body_refuses_invalid_blocks_json(void **state)
+{
+	static const char *const bad[] = {
+		"[{", "not json", "[{\"type\":\"divider\"}] trailing", "{\"type\":\"divider\"}",
+		"\"[]\"",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct mlc_message m;
+		char *body;
+
+		msg_init(&m, bad[i]);
+		body = slack_post_body(&m);
+		if (body != NULL) {
+			free(body);
+			fail_msg("blocks %s accepted", bad[i]);
+		}
+	}
+}
+
+/* ---- slack_classify ---- */
+
+static void
+classify_200(const char *body, struct slack_result *r)
+{
+	slack_classify(1, 1, NULL, 200, body, strlen(body), -1, r);
+}
+
+static void
+test_every_documented_error_code_has_its_class(void **state)
+{
+	static const struct {
+		const char *code;
+		enum slack_outcome want;
+	} table[] = {
+		/* permanent, for every channel: stop and alert */
+		{ "not_authed", SLACK_TOKEN_ERROR },
+		{ "invalid_auth", SLACK_TOKEN_ERROR },
+		{ "account_inactive", SLACK_TOKEN_ERROR },
+		{ "token_revoked", SLACK_TOKEN_ERROR },
+		{ "missing_scope", SLACK_TOKEN_ERROR },
+		{ "no_permission", SLACK_TOKEN_ERROR },
+		{ "not_allowed_token_type", SLACK_TOKEN_ERROR },
+		{ "token_expired", SLACK_TOKEN_ERROR },
+		/* permanent for that channel */
+		{ "channel_not_found", SLACK_CHANNEL_ERROR },
+		{ "not_in_channel", SLACK_CHANNEL_ERROR },
+		{ "is_archived", SLACK_CHANNEL_ERROR },
+		{ "restricted_action", SLACK_CHANNEL_ERROR },
+		/* permanent for that message: our bug, dead letter */
+		{ "no_text", SLACK_MESSAGE_ERROR },
+		{ "msg_too_long", SLACK_MESSAGE_ERROR },
+		{ "invalid_blocks", SLACK_MESSAGE_ERROR },
+		{ "invalid_blocks_format", SLACK_MESSAGE_ERROR },
+		{ "msg_blocks_too_long", SLACK_MESSAGE_ERROR },
+		{ "invalid_arguments", SLACK_MESSAGE_ERROR },
+		{ "invalid_charset", SLACK_MESSAGE_ERROR },
+		{ "invalid_post_type", SLACK_MESSAGE_ERROR },
+		{ "missing_post_type", SLACK_MESSAGE_ERROR },
+		/* may already have posted */
+		{ "internal_error", SLACK_RETRY_DOUBT },
+		{ "fatal_error", SLACK_DOUBT_FATAL },
+		/* not posted: retry with backoff */
+		{ "service_unavailable", SLACK_RETRY },
+		{ "request_timeout", SLACK_RETRY },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		char body[160];
+		struct slack_result r;
+
+		snprintf(body, sizeof(body), "{\"ok\":false,\"error\":\"%s\"}", table[i].code);
+		memset(&r, 0xa5, sizeof(r));
+		classify_200(body, &r);
+		if (r.outcome != table[i].want)
+			fail_msg("%s: got %s, want %s", table[i].code,
+			    slack_outcome_name(r.outcome), slack_outcome_name(table[i].want));
+		assert_string_equal(r.error, table[i].code);
+		assert_string_equal(r.ts, "");
+	}
+}
+
+static void
+test_unknown_error_code_is_kept_and_not_retried_blindly(void **state)
+{
+	struct slack_result r;
+
+	(void)state;
+	classify_200("{\"ok\":false,\"error\":\"some_new_code\"}", &r);
+	assert_string_equal(r.error, "some_new_code");
+	assert_true(r.outcome != SLACK_POSTED && r.outcome != SLACK_RETRY);
+}
+
+static void
+test_overlong_error_code_is_truncated_safely(void **state)
+{
+	char body[400], code[300];
+	struct slack_result r;
+
+	(void)state;
+	memset(code, 'e', sizeof(code) - 1);
+	code[sizeof(code) - 1] = '\0';
+	snprintf(body, sizeof(body), "{\"ok\":false,\"error\":\"%s\"}", code);
+	classify_200(body, &r);
+	assert_int_equal(strlen(r.error), sizeof(r.error) - 1);
+	assert_memory_equal(r.error, code, sizeof(r.error) - 1);
+}
+
+static void
+test_429_waits_retry_after(void **state)
+{
+	const char *body = "{\"ok\":false,\"error\":\"ratelimited\"}";
+	struct slack_result r;
+
+	(void)state;
+	slack_classify(1, 1, NULL, 429, body, strlen(body), 30, &r);
+	assert_int_equal(r.outcome, SLACK_RATELIMITED);
+	assert_int_equal(r.retry_after_s, 30);
+	assert_string_equal(r.error, "ratelimited");
+}
+
+static void
+test_429_without_retry_after_waits_at_least_one_second(void **state)
+{
+	const long absent[] = { -1, 0 };
+	struct slack_result r;
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		slack_classify(1, 1, NULL, 429, "", 0, absent[i], &r);
+		assert_int_equal(r.outcome, SLACK_RATELIMITED);
+		assert_true(r.retry_after_s >= 1);
+	}
+}
+
+static void
+test_5xx_with_html_is_retried_in_doubt(void **state)
+{
+	const char *html = "<html><body><h1>503 Service Unavailable</h1></body></html>";
+	const long statuses[] = { 500, 502, 503, 504 };
+	struct slack_result r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+		char want[32];
+
+		slack_classify(1, 1, NULL, statuses[i], html, strlen(html), -1, &r);
+		assert_int_equal(r.outcome, SLACK_RETRY_DOUBT);
+		snprintf(want, sizeof(want), "http_%ld", statuses[i]);
+		assert_string_equal(r.error, want);
+	}
+}
+
+static void
+test_transport_error_before_sending_is_a_plain_retry(void **state)
+{
+	struct slack_result r;
+
+	(void)state;
+	slack_classify(0, 0, "Couldn't connect to server", 0, NULL, 0, -1, &r);
+	assert_int_equal(r.outcome, SLACK_RETRY);
+	assert_string_equal(r.error, "Couldn't connect to server");
+}
+
+static void
+test_transport_error_after_sending_is_in_doubt(void **state)
+{
+	struct slack_result r;
+
+	(void)state;
+	slack_classify(0, 1, "Operation timed out after 10000 milliseconds", 0, NULL, 0,
+	    -1, &r);
+	assert_int_equal(r.outcome, SLACK_RETRY_DOUBT);
+	assert_non_null(strstr(r.error, "timed out"));
+	slack_classify(0, 1, NULL, 0, NULL, 0, -1, &r);
+	assert_int_equal(r.outcome, SLACK_RETRY_DOUBT);
+	assert_true(r.error[0] != '\0');
+}
+
+/* A 200 we cannot read may well be a post that happened. */
+static void
+test_unreadable_200_is_in_doubt(void **state)
+{
+	static const char *const bodies[] = {
+		"", "<html>ok</html>", "{\"ok\":tru", "[true]", "\"ok\"", "null",
+	};
+	struct slack_result r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		classify_200(bodies[i], &r);
+		if (r.outcome != SLACK_RETRY_DOUBT)
+			fail_msg("200 \"%s\": got %s", bodies[i], slack_outcome_name(r.outcome));
+	}
+	slack_classify(1, 1, NULL, 200, NULL, 0, -1, &r);
+	assert_int_equal(r.outcome, SLACK_RETRY_DOUBT);
+}
+
+static void
+test_ok_true_captures_ts(void **state)
+{
+	struct slack_result r;
+
+	(void)state;
+	classify_200("{\"ok\":true,\"channel\":\"C123ABC456\",\"ts\":\"1503435956.000247\","
+	    "\"message\":{\"text\":\"x\"},\"warning\":\"missing_charset\"}", &r);
+	assert_int_equal(r.outcome, SLACK_POSTED);
+	assert_string_equal(r.ts, "1503435956.000247");
+}
+
+/* The body need not be NUL-terminated: only len bytes count. */
+static void
+test_classify_reads_only_len_bytes(void **state)
+{
+	const char *json = "{\"ok\":true,\"ts\":\"1503435956.000247\"}";
+	size_t n = strlen(json);
+	char *body = malloc(n);
+	struct slack_result r;
+
+	(void)state;
+	assert_non_null(body);
+	memcpy(body, json, n);
+	slack_classify(1, 1, NULL, 200, body, n, -1, &r);
+	assert_int_equal(r.outcome, SLACK_POSTED);
+	assert_string_equal(r.ts, "1503435956.000247");
+	free(body);
+}
+
+static void
+test_outcome_names_are_distinct(void **state)
+{
+	(void)state;
+	for (int a = SLACK_POSTED; a <= SLACK_DOUBT_FATAL; a++) {
+		assert_string_not_equal(slack_outcome_name((enum slack_outcome)a), "?");
+		for (int b = a + 1; b <= SLACK_DOUBT_FATAL; b++)
+			assert_string_not_equal(slack_outcome_name((enum slack_outcome)a),
+			    slack_outcome_name((enum slack_outcome)b));
+	}
+	assert_string_equal(slack_outcome_name(SLACK_POSTED), "posted");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_post_body_has_channel_text_blocks_and_metadata),
+		cmocka_unit_test(test_post_body_embeds_blocks_as_array_not_string),
+		cmocka_unit_test(test_post_body_refuses_invalid_blocks_json),
+		cmocka_unit_test(test_every_documented_error_code_has_its_class),
+		cmocka_unit_test(test_unknown_error_code_is_kept_and_not_retried_blindly),
+		cmocka_unit_test(test_overlong_error_code_is_truncated_safely),
+		cmocka_unit_test(test_429_waits_retry_after),
+		cmocka_unit_test(test_429_without_retry_after_waits_at_least_one_second),
+		cmocka_unit_test(test_5xx_with_html_is_retried_in_doubt),
+		cmocka_unit_test(test_transport_error_before_sending_is_a_plain_retry),
+		cmocka_unit_test(test_transport_error_after_sending_is_in_doubt),
+		cmocka_unit_test(test_unreadable_200_is_in_doubt),
+		cmocka_unit_test(test_ok_true_captures_ts),
+		cmocka_unit_test(test_classify_reads_only_len_bytes),
+		cmocka_unit_test(test_outcome_names_are_distinct),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
