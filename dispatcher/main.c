@@ -41,6 +41,10 @@
 #define MAX_CHANNELS 4096
 #define MAX_RESPONSE (1024 * 1024)
 #define MAX_BACKOFF_MS 60000
+/* Requests on one channel start min_interval + PACE_MARGIN_MS apart: the
+ * margin absorbs the jitter between our start and Slack's receipt, so that
+ * two requests are never received closer than min_interval. */
+#define PACE_MARGIN_MS 15
 
 struct chan {
 	char name[128];
@@ -345,7 +349,8 @@ start_post(struct dispatcher *d, struct chan *c)
 	c->retry_after_s = -1;
 	c->started = mlc_time_mono_ms();
 	/* Pace from the start of each request: 1/s means starts 1 s apart. */
-	c->next_at = c->started + d->cfg.slack.min_interval_ms;
+	c->next_at = c->started + d->cfg.slack.min_interval_ms +
+	    (d->cfg.slack.min_interval_ms > 0 ? PACE_MARGIN_MS : 0);
 	curl_multi_add_handle(d->multi, c->h);
 	return 0;
 }

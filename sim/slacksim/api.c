@@ -645,6 +645,13 @@ m_chat_post_message(struct call *c)
 	json_object_set_new(c->reply, "message", msg != NULL ? msg :
 	    json_object());
 	snprintf(c->rs->log_note, sizeof(c->rs->log_note), "ts=%s", ts);
+	/* Stored, answer late: a client that gives up or dies now does not
+	 * know the message is in the channel (tests of in-doubt posts). */
+	if (c->ctx->cfg.delay_ms > 0) {
+		struct timespec d = { (time_t)(c->ctx->cfg.delay_ms / 1000),
+			(long)(c->ctx->cfg.delay_ms % 1000) * 1000000L };
+		nanosleep(&d, NULL);
+	}
 	goto out;
 fail:
 	call_fail(c, 200, e);

@@ -56,6 +56,7 @@ usage(FILE *f)
 	    "  --rate-interval-ms MS one token per MS per (token, channel); 0 = off\n"
 	    "                        (default 1000)\n"
 	    "  --burst N             bucket capacity (default 1)\n"
+	    "  --delay-ms MS         answer chat.postMessage MS late, after storing it\n"
 	    "  --print               print each stored message as \"[#channel] text\"\n"
 	    "  --quiet               no per-request log lines on stderr\n"
 	    "Introspection: GET /sim/messages[?channel=], /sim/calls, /sim/stats;\n"
@@ -285,6 +286,7 @@ main(int argc, char **argv)
 		{ "token-env", required_argument, NULL, 't' },
 		{ "rate-interval-ms", required_argument, NULL, 'r' },
 		{ "burst", required_argument, NULL, 'b' },
+		{ "delay-ms", required_argument, NULL, 'd' },
 		{ "print", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -337,6 +339,13 @@ main(int argc, char **argv)
 				return 2;
 			}
 			ctx.cfg.burst = (unsigned)v;
+			break;
+		case 'd':
+			if (parse_u64(optarg, 600000u, &v) != 0) {
+				fprintf(stderr, "mlc-slacksim: --delay-ms wants 0-600000, got '%s'\n", optarg);
+				return 2;
+			}
+			ctx.cfg.delay_ms = v;
 			break;
 		case 'P':
 			ctx.cfg.print = 1;

@@ -194,6 +194,7 @@ struct sim_config {
 	const char *token;          /* the accepted bot token (never printed) */
 	unsigned burst;
 	uint64_t rate_interval_ms;  /* 0 = no limiting */
+	uint64_t delay_ms;          /* chat.postMessage answers this late, after storing */
 	int print;
 	int quiet;
 };

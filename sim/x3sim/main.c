@@ -190,8 +190,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 	}
 	return 0;
 bad:
-	fprintf(stderr, "mlc-x3sim: bad value '%s' for --%s\n", optarg,
-	    longopts[0].name ? argv[optind - 1] + 2 : "?");
+	for (const struct option *lo = longopts; lo->name != NULL; lo++)
+		if (lo->val == c)
+			fprintf(stderr, "mlc-x3sim: bad value '%s' for --%s\n", optarg, lo->name);
 	return -1;
 }
 

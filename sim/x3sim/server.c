@@ -208,7 +208,7 @@ x3_server_start(struct x3_server *srv, int listen_fd, struct mlc_err *err)
 {
 	srv->mhd = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-	    MHD_USE_ERROR_LOG,
+	    (srv->quiet ? 0 : MHD_USE_ERROR_LOG),
 	    0, NULL, NULL, on_request, srv,
 	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,

@@ -4,7 +4,9 @@
  *
  *   GET  /sim/truth       every distinct (key, stamp) version served by api1
  *   GET  /sim/stats       {"generated","served_versions","requests",...}
- *   POST /sim/generate?n=K  K changes now (1..100000, default 1)
+ *   POST /sim/generate?n=K  K changes now (1..100000, default 1);
+ *                         &mode=create makes K new records only (no
+ *                         modifications), for tests that kill the poller
  *   POST /sim/pause, /sim/resume  stop / restart automatic changes
  *
  * Truth amounts are strings ("123.40") so that a test reading them with any
@@ -128,6 +130,7 @@ static void
 generate(const struct x3_req *rq, struct x3_reply *r)
 {
 	const char *ns = x3_req_arg(rq, "n");
+	const char *mode;
 	unsigned long n = 1;
 	char *end = NULL;
 
@@ -139,7 +142,24 @@ generate(const struct x3_req *rq, struct x3_reply *r)
 			return;
 		}
 	}
-	n = x3_gen_run(rq->srv->gen, (unsigned)n);
+	mode = x3_req_arg(rq, "mode");
+	if (mode != NULL && strcmp(mode, "create") == 0) {
+		uint64_t before;
+
+		x3_store_lock(rq->srv->gen->store);
+		before = rq->srv->gen->store->generated;
+		x3_store_unlock(rq->srv->gen->store);
+		x3_gen_initial(rq->srv->gen, (unsigned)n);
+		x3_store_lock(rq->srv->gen->store);
+		n = (unsigned long)(rq->srv->gen->store->generated - before);
+		x3_store_unlock(rq->srv->gen->store);
+	} else if (mode != NULL && strcmp(mode, "any") != 0) {
+		x3_reply_diag(r, 400, "BadQueryParameter", NULL,
+		    "mode must be 'any' (default) or 'create'");
+		return;
+	} else {
+		n = x3_gen_run(rq->srv->gen, (unsigned)n);
+	}
 	reply_json(r, 200, json_pack("{s:I}", "generated", (json_int_t)n));
 }
 

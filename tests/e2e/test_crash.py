@@ -77,5 +77,45 @@ def test_sigkill_of_each_stage_mid_run_loses_nothing(a):
         p.close()
 
 
+def test_dispatcher_killed_with_posts_in_flight_marks_resends_in_doubt(a):
+    # Slack stores each post, then answers 400 ms later: killing the
+    # dispatcher right after a post is stored leaves its outcome unknown.
+    p = Pipeline(a.bin, x3_args=["--rate", "0", "--initial", "0"], keep=a.keep,
+                 slack_args=["--rate-interval-ms", "0", "--delay-ms", "400"],
+                 channels=("#procure", "#finance", "#ops"))
+    try:
+        p.start_all()
+        p.x3.post("/sim/generate?n=6&mode=create")
+        wait_for(lambda: len(p.messages()) >= 1, 30, "a first stored post")
+        p.kill("dispatcher-0")   # its answer (and those of the other channels) never arrive
+        p.start("dispatcher-0")
+        want = 18  # 6 orders x 3 channels
+
+        def distinct():
+            ids = {m["metadata"]["event_payload"]["msg_id"] for m in p.messages()}
+            return len(ids) == want or None
+
+        wait_for(distinct, 60, "all 18 messages")
+
+        def journal_done():
+            ev = p.audit()
+            posted = {e["msg_id"] for e in ev if e["kind"] == "post" and e["outcome"] == "posted"}
+            return ev if len(posted) == want else None
+
+        events = wait_for(journal_done, 60, "every post journaled")
+        per_msg = {}
+        for m in p.messages():
+            mid = m["metadata"]["event_payload"]["msg_id"]
+            per_msg[mid] = per_msg.get(mid, 0) + 1
+        doubled = {mid for mid, n in per_msg.items() if n > 1}
+        in_doubt = {e["msg_id"] for e in events if e["kind"] == "post" and e.get("in_doubt") == 1}
+        assert doubled, "the kill should have caught a stored post without its answer"
+        assert doubled <= in_doubt, doubled - in_doubt
+        assert max(per_msg.values()) == 2, per_msg
+    finally:
+        p.close()
+
+
 if __name__ == "__main__":
-    harness.run([test_sigkill_of_each_stage_mid_run_loses_nothing])
+    harness.run([test_sigkill_of_each_stage_mid_run_loses_nothing,
+                 test_dispatcher_killed_with_posts_in_flight_marks_resends_in_doubt])
