@@ -28,9 +28,13 @@ cli_print_event_line(const char *json)
 	printf("%s %-13s %-6s", str_or(o, "at"), str_or(o, "from"), str_or(o, "kind"));
 	json_object_foreach(o, k, v) {
 		if (strcmp(k, "at") == 0 || strcmp(k, "from") == 0 ||
-		    strcmp(k, "kind") == 0 || strcmp(k, "id") == 0)
+		    strcmp(k, "kind") == 0 || strcmp(k, "id") == 0 ||
+		    strcmp(k, "jseq") == 0 || strcmp(k, "blocks") == 0)
 			continue;
-		if (json_is_string(v))
+		/* Long values (a failed post's text) are cut: --json has them whole. */
+		if (json_is_string(v) && strlen(json_string_value(v)) > 100)
+			printf(" %s=%.97s...", k, json_string_value(v));
+		else if (json_is_string(v))
 			printf(" %s=%s", k, json_string_value(v));
 		else if (json_is_integer(v))
 			printf(" %s=%lld", k, (long long)json_integer_value(v));
@@ -57,7 +61,8 @@ cli_event_matches(const char *json, int errors_only, const char *entity,
 	outcome = json_string_value(json_object_get(o, "outcome"));
 	if (errors_only) {
 		ok = (kind && (strcmp(kind, "error") == 0 || strcmp(kind, "alert") == 0)) ||
-		    (outcome && strcmp(outcome, "ok") != 0 && strcmp(outcome, "posted") != 0) ||
+		    (outcome && strcmp(outcome, "ok") != 0 && strcmp(outcome, "posted") != 0 &&
+		    strcmp(outcome, "sent") != 0) ||
 		    json_object_get(o, "error") != NULL;
 	}
 	if (ok && entity != NULL) {

@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 
 #include "mlc_log.h"
+#include "mlc_zmq.h"
 
 volatile sig_atomic_t mlc_proc_stop;
 volatile sig_atomic_t mlc_proc_hup;
@@ -68,6 +69,11 @@ mlc_proc_start(const char *name, int argc, char **argv, struct mlc_cfg *cfg,
 		mlc_proc_die("%s", err.msg);
 	if (mlc_log_level_parse(cfg->log_level, &lvl) == 0)
 		mlc_log_init(name, lvl);
+	/* zmq.curve: before any socket exists, so none is ever plain. */
+	if (cfg->curve.enabled && mlc_zmq_curve_enable(cfg->curve.server_secret_key_file,
+	    cfg->curve.server_public_key, cfg->curve.client_secret_key_file,
+	    cfg->curve.client_public_key, &err) != 0)
+		mlc_proc_die("%s", err.msg);
 
 	/* No core dumps, no ptrace from other users: secrets live in memory. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

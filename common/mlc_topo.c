@@ -15,6 +15,8 @@ mlc_topo_ack_endpoint(void *arg, const char *peer)
 		return cfg->ep.poller_ack;
 	if (strcmp(peer, "formatter") == 0)
 		return cfg->ep.formatter_ack;
+	if (strcmp(peer, "auditor") == 0)
+		return cfg->ep.auditor_ack;
 	if (strncmp(peer, "dispatcher-", 11) == 0) {
 		char *end;
 		unsigned long i = strtoul(peer + 11, &end, 10);

@@ -6,7 +6,8 @@
  *   poller         endpoints.poller_ack          formatter, auditor
  *   formatter      formatter_in, formatter_ack   dispatcher-N (by channel), auditor
  *   dispatcher-N   dispatchers[N].in/.ack        auditor        (and Slack)
- *   auditor        auditor_in, auditor_pub       -              (journal, live stream)
+ *   auditor        auditor_in, auditor_pub,      dispatcher-N   (replays, alerts;
+ *                  auditor_ctl, auditor_ack                     journal, live stream)
  *
  * Names double as the "from" of frames and the peer names of outboxes.
  */
@@ -18,7 +19,7 @@
 #include "mlc_cfg.h"
 #include "mlc_custody.h"
 
-/* The ack endpoint of process `peer` ("poller", "formatter",
+/* The ack endpoint of process `peer` ("poller", "formatter", "auditor",
  * "dispatcher-3"), or NULL if the name is unknown. arg is the struct mlc_cfg. */
 const char *mlc_topo_ack_endpoint(void *cfg, const char *peer);
 

@@ -9,6 +9,13 @@
  * - PUSH sockets use ZMQ_IMMEDIATE: with no live peer a send fails with
  *   EAGAIN at once instead of queueing into a pipe that may never drain.
  * - Quick reconnects (100 ms, backing off to 2 s) after a peer restarts.
+ * - Optional CURVE (zmq.curve in the config, off by default) for stages on
+ *   different hosts: every bound socket is a CURVE server holding the
+ *   deployment's server key pair and accepts only the deployment's client
+ *   public key (a ZAP handler checks it); every connecting socket holds the
+ *   client key pair and checks the server's public key. Frames are then
+ *   encrypted, and a peer without the right keys cannot deliver any.
+ *   With CURVE off, sockets are exactly as before.
  */
 #ifndef MLC_ZMQ_H
 #define MLC_ZMQ_H
@@ -43,5 +50,20 @@ int mlc_zmq_bind_endpoint(const char *endpoint, const char *bind_host,
     char *out, size_t outsz, struct mlc_err *err);
 
 void mlc_zmq_close(void **sock);
+
+/* Turns CURVE on for every socket created by this module from now on
+ * (process-wide). Reads the two secret keys from files (Z85, 40 characters,
+ * as `mlc keys generate --curve DIR` writes them) and checks both public
+ * keys (Z85). Errors name the file or key, never a secret key. */
+int mlc_zmq_curve_enable(const char *server_secret_file, const char *server_public,
+    const char *client_secret_file, const char *client_public, struct mlc_err *err);
+/* Turns CURVE off again (tests) and wipes the keys. */
+void mlc_zmq_curve_disable(void);
+/* Is CURVE on? */
+int mlc_zmq_curve_enabled(void);
+/* Applies the CURVE options to a socket made elsewhere (zmq_socket()):
+ * as a server (it binds) or a client (it connects); a no-op with CURVE off.
+ * A server socket needs ctx to start the ZAP handler. */
+int mlc_zmq_curve_apply(void *ctx, void *sock, int as_server, struct mlc_err *err);
 
 #endif

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <jansson.h>
 
+#include "mlc_http.h"
+
 char *
 slack_post_body(const struct mlc_message *m)
 {
@@ -97,8 +99,10 @@ slack_classify(int curl_ok, int sent, const char *curl_error, long status,
 	}
 	if (json_is_true(json_object_get(root, "ok"))) {
 		const char *ts = json_string_value(json_object_get(root, "ts"));
+		const char *ch = json_string_value(json_object_get(root, "channel"));
 		out->outcome = SLACK_POSTED;
 		snprintf(out->ts, sizeof(out->ts), "%.31s", ts ? ts : "");
+		snprintf(out->channel, sizeof(out->channel), "%.31s", ch ? ch : "");
 		json_decref(root);
 		return;
 	}
@@ -135,4 +139,271 @@ slack_outcome_name(enum slack_outcome o)
 	case SLACK_DOUBT_FATAL:   return "fatal_in_doubt";
 	}
 	return "?";
+}
+
+/* Appends "&key=urlencoded(value)" (no '&' when the buffer is empty). */
+static int
+form_add(char **buf, size_t *len, const char *key, const char *value)
+{
+	char *enc = mlc_http_urlencode(value);
+	size_t need;
+	char *p;
+
+	if (enc == NULL)
+		return -1;
+	need = *len + strlen(key) + strlen(enc) + 3;
+	p = realloc(*buf, need);
+	if (p == NULL) {
+		free(enc);
+		return -1;
+	}
+	*buf = p;
+	*len += (size_t)snprintf(p + *len, need - *len, "%s%s=%s", *len ? "&" : "",
+	    key, enc);
+	/* The value may be a secret (refresh token, client secret). */
+	explicit_bzero(enc, strlen(enc));
+	free(enc);
+	return 0;
+}
+
+char *
+slack_history_body(const char *channel_id, int64_t oldest_ms, const char *cursor)
+{
+	char oldest[48];
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (oldest_ms < 0)
+		oldest_ms = 0;
+	snprintf(oldest, sizeof(oldest), "%lld.%06lld", (long long)(oldest_ms / 1000),
+	    (long long)(oldest_ms % 1000) * 1000);
+	if (form_add(&buf, &len, "channel", channel_id) != 0 ||
+	    form_add(&buf, &len, "oldest", oldest) != 0 ||
+	    form_add(&buf, &len, "inclusive", "true") != 0 ||
+	    form_add(&buf, &len, "include_all_metadata", "true") != 0 ||
+	    form_add(&buf, &len, "limit", "200") != 0 ||
+	    (cursor != NULL && cursor[0] != '\0' &&
+	    form_add(&buf, &len, "cursor", cursor) != 0)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+void
+slack_history_scan(int curl_ok, long status, const char *body, size_t len,
+    long retry_after_s, const char *msg_id, struct slack_history_result *out)
+{
+	static const char *const no_scope[] = { "missing_scope", "no_permission",
+		"not_allowed_token_type", "access_denied", NULL };
+	static const char *const cannot[] = { "channel_not_found", "not_in_channel",
+		"is_archived", "restricted_action", "invalid_auth", "not_authed",
+		"account_inactive", "token_revoked", NULL };
+	json_t *root = NULL, *msgs, *m;
+	const char *code, *cur;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	out->outcome = SLACK_HIST_RETRY;
+	if (!curl_ok) {
+		snprintf(out->error, sizeof(out->error), "transport");
+		return;
+	}
+	if (status == 429) {
+		out->retry_after_s = retry_after_s >= 1 ? retry_after_s : 1;
+		snprintf(out->error, sizeof(out->error), "ratelimited");
+		return;
+	}
+	if (status != 200) {
+		snprintf(out->error, sizeof(out->error), "http_%ld", status);
+		return;
+	}
+	if (body != NULL && len > 0)
+		root = json_loadb(body, len, 0, NULL);
+	if (!json_is_object(root)) {
+		snprintf(out->error, sizeof(out->error), "unreadable_response");
+		json_decref(root);
+		return;
+	}
+	if (!json_is_true(json_object_get(root, "ok"))) {
+		code = json_string_value(json_object_get(root, "error"));
+		snprintf(out->error, sizeof(out->error), "%.63s", code ? code : "unknown_error");
+		if (code != NULL && in_list(code, no_scope))
+			out->outcome = SLACK_HIST_NO_SCOPE;
+		else if (code != NULL && in_list(code, cannot))
+			out->outcome = SLACK_HIST_CANNOT_CHECK;
+		else if (code != NULL && strcmp(code, "token_expired") == 0)
+			out->outcome = SLACK_HIST_TOKEN_EXPIRED;
+		json_decref(root);
+		return;
+	}
+	msgs = json_object_get(root, "messages");
+	if (!json_is_array(msgs)) {
+		snprintf(out->error, sizeof(out->error), "no_messages_array");
+		json_decref(root);
+		return;
+	}
+	json_array_foreach(msgs, i, m) {
+		json_t *p = json_object_get(json_object_get(m, "metadata"), "event_payload");
+		const char *id = json_string_value(json_object_get(p, "msg_id"));
+		const char *ts = json_string_value(json_object_get(m, "ts"));
+
+		if (id != NULL && strcmp(id, msg_id) == 0) {
+			out->outcome = SLACK_HIST_FOUND;
+			snprintf(out->ts, sizeof(out->ts), "%.31s", ts ? ts : "");
+			json_decref(root);
+			return;
+		}
+	}
+	cur = json_string_value(json_object_get(json_object_get(root,
+	    "response_metadata"), "next_cursor"));
+	if (json_is_true(json_object_get(root, "has_more")) && cur != NULL &&
+	    cur[0] != '\0' && strlen(cur) < sizeof(out->cursor)) {
+		out->outcome = SLACK_HIST_MORE;
+		memcpy(out->cursor, cur, strlen(cur) + 1);
+	} else {
+		out->outcome = SLACK_HIST_ABSENT;
+	}
+	json_decref(root);
+}
+
+char *
+slack_info_body(const char *channel)
+{
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (form_add(&buf, &len, "channel", channel) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+int
+slack_info_scan(int curl_ok, long status, const char *body, size_t len,
+    char *id, size_t idsz, char *error, size_t errsz)
+{
+	json_t *root = NULL;
+	const char *v;
+	int rc = -1;
+
+	id[0] = '\0';
+	if (!curl_ok || status != 200) {
+		snprintf(error, errsz, curl_ok ? "http_%ld" : "transport", status);
+		return -1;
+	}
+	if (body != NULL && len > 0)
+		root = json_loadb(body, len, 0, NULL);
+	if (!json_is_object(root)) {
+		snprintf(error, errsz, "unreadable_response");
+		goto out;
+	}
+	if (!json_is_true(json_object_get(root, "ok"))) {
+		v = json_string_value(json_object_get(root, "error"));
+		snprintf(error, errsz, "%.63s", v ? v : "unknown_error");
+		rc = v != NULL && strcmp(v, "channel_not_found") == 0 ? 0 : -1;
+		goto out;
+	}
+	v = json_string_value(json_object_get(json_object_get(root, "channel"), "id"));
+	if (v == NULL || v[0] == '\0' || strlen(v) >= idsz) {
+		snprintf(error, errsz, "no_channel_id");
+		goto out;
+	}
+	memcpy(id, v, strlen(v) + 1);
+	error[0] = '\0';
+	rc = 1;
+out:
+	json_decref(root);
+	return rc;
+}
+
+char *
+slack_refresh_body(const char *client_id, const char *client_secret,
+    const char *refresh_token)
+{
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (form_add(&buf, &len, "grant_type", "refresh_token") != 0 ||
+	    form_add(&buf, &len, "refresh_token", refresh_token) != 0 ||
+	    form_add(&buf, &len, "client_id", client_id) != 0 ||
+	    form_add(&buf, &len, "client_secret", client_secret) != 0) {
+		if (buf != NULL)
+			explicit_bzero(buf, len);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+int
+slack_refresh_scan(long status, const char *body, size_t len, char **access,
+    char **refresh, long *expires_in_s, struct mlc_err *err)
+{
+	json_t *root = NULL, *e;
+	const char *a, *r;
+	int rc = -1;
+
+	*access = *refresh = NULL;
+	*expires_in_s = 0;
+	if (status != 200) {
+		mlc_err_set(err, "oauth.v2.access answered HTTP %ld", status);
+		return -1;
+	}
+	if (body != NULL && len > 0)
+		root = json_loadb(body, len, 0, NULL);
+	if (!json_is_object(root)) {
+		mlc_err_set(err, "oauth.v2.access answered something that is not JSON");
+		goto out;
+	}
+	if (!json_is_true(json_object_get(root, "ok"))) {
+		const char *code = json_string_value(json_object_get(root, "error"));
+		mlc_err_set(err, "oauth.v2.access refused the refresh: %.63s",
+		    code ? code : "unknown_error");
+		goto out;
+	}
+	a = json_string_value(json_object_get(root, "access_token"));
+	r = json_string_value(json_object_get(root, "refresh_token"));
+	if (a == NULL || a[0] == '\0' || r == NULL || r[0] == '\0' ||
+	    strlen(a) > 4096 || strlen(r) > 4096) {
+		mlc_err_set(err, "oauth.v2.access answer lacks access_token or refresh_token");
+		goto out;
+	}
+	*access = strdup(a);
+	*refresh = strdup(r);
+	if (*access == NULL || *refresh == NULL) {
+		free(*access);
+		free(*refresh);
+		*access = *refresh = NULL;
+		mlc_err_set(err, "out of memory");
+		goto out;
+	}
+	e = json_object_get(root, "expires_in");
+	if (json_is_integer(e) && json_integer_value(e) > 0)
+		*expires_in_s = (long)json_integer_value(e);
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+int
+slack_scopes_allow_history(const char *scopes)
+{
+	const char *p = scopes;
+
+	while (p != NULL && *p != '\0') {
+		size_t n;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		n = strcspn(p, ", \r\n");
+		if (n == strlen("channels:history") && strncmp(p, "channels:history", n) == 0)
+			return 1;
+		p += n;
+		if (*p == '\r' || *p == '\n')
+			break;
+	}
+	return 0;
 }

@@ -12,6 +12,9 @@
 
 #include <stddef.h>
 
+#include <stdint.h>
+
+#include "mlc_err.h"
 #include "mlc_proto.h"
 
 enum slack_outcome {
@@ -28,6 +31,7 @@ enum slack_outcome {
 struct slack_result {
 	enum slack_outcome outcome;
 	char ts[32];           /* Slack message ts when posted */
+	char channel[32];      /* channel ID Slack answered with when posted */
 	char error[64];        /* Slack error code, or "http_503", "timeout", ... */
 	long retry_after_s;    /* for SLACK_RATELIMITED (>= 1) */
 };
@@ -46,5 +50,65 @@ void slack_classify(int curl_ok, int sent, const char *curl_error, long status,
 
 /* Printable name of an outcome ("posted", "ratelimited", ...). */
 const char *slack_outcome_name(enum slack_outcome o);
+
+/* ---- Resolving a post whose outcome is unknown (conversations.history) ----
+ *
+ * Every post carries metadata.event_payload.msg_id, so a post that may or
+ * may not have reached Slack (timeout after sending, reset, internal_error,
+ * 5xx, a crash with the attempt recorded) is looked up in the channel's
+ * history before it is ever sent again. */
+
+enum slack_hist {
+	SLACK_HIST_FOUND,        /* the message is in the channel: ts filled */
+	SLACK_HIST_MORE,         /* not on this page; cursor filled */
+	SLACK_HIST_ABSENT,       /* searched to `oldest`: never posted */
+	SLACK_HIST_NO_SCOPE,     /* the token cannot read history (missing_scope...) */
+	SLACK_HIST_CANNOT_CHECK, /* this channel's history cannot be read */
+	SLACK_HIST_TOKEN_EXPIRED,/* refresh the token, then ask again */
+	SLACK_HIST_RETRY,        /* transport error, 5xx, 429: ask again later */
+};
+
+struct slack_history_result {
+	enum slack_hist outcome;
+	char ts[32];
+	char cursor[256];
+	char error[64];
+	long retry_after_s;      /* for a 429 */
+};
+
+/* Form body for conversations.history: channel ID, oldest (Unix ms, written
+ * as Slack's "seconds.micro"), inclusive, include_all_metadata, limit 200,
+ * cursor when non-empty. malloc'd; NULL on no memory. */
+char *slack_history_body(const char *channel_id, int64_t oldest_ms, const char *cursor);
+
+/* Reads a conversations.history answer looking for msg_id in
+ * metadata.event_payload.msg_id. */
+void slack_history_scan(int curl_ok, long status, const char *body, size_t len,
+    long retry_after_s, const char *msg_id, struct slack_history_result *out);
+
+/* Form body for conversations.info of a channel name or ID. */
+char *slack_info_body(const char *channel);
+
+/* Reads a conversations.info answer: 1 with the channel's ID in id, 0 when
+ * Slack does not know the channel (error filled), -1 on any other failure
+ * (error filled: transport, 5xx, another code). */
+int slack_info_scan(int curl_ok, long status, const char *body, size_t len,
+    char *id, size_t idsz, char *error, size_t errsz);
+
+/* ---- Token rotation (oauth.v2.access, grant_type=refresh_token) ---- */
+
+/* Form body of the refresh request; malloc'd, NULL on no memory. */
+char *slack_refresh_body(const char *client_id, const char *client_secret,
+    const char *refresh_token);
+
+/* Reads the refresh answer: 0 with *access and *refresh malloc'd (the caller
+ * frees them) and *expires_in_s (0 if absent), or -1 with err naming
+ * Slack's error code (the tokens are never put in err). */
+int slack_refresh_scan(long status, const char *body, size_t len, char **access,
+    char **refresh, long *expires_in_s, struct mlc_err *err);
+
+/* True if the comma-separated scope list (auth.test's X-OAuth-Scopes
+ * header) lets the bot read public channels' history. */
+int slack_scopes_allow_history(const char *scopes);
 
 #endif

@@ -22,6 +22,7 @@
 #include "mlc_time.h"
 #include "mlc_topo.h"
 #include "mlc_zmq.h"
+#include "route.h"
 #include "slackfmt.h"
 
 #define BATCH 512
@@ -39,54 +40,67 @@ struct formatter {
 	uint64_t records, messages;
 };
 
+/* An audited error for record r; the record is accepted all the same (a
+ * record that cannot be formatted must not block the ones behind it). */
+static int
+format_error(struct formatter *fm, MDB_txn *txn, const struct mlc_record *r,
+    const char *why, struct mlc_err *err)
+{
+	struct mlc_auditb b;
+
+	mlc_auditb_init(&b, "error");
+	mlc_auditb_str(&b, "where", "format");
+	mlc_auditb_str(&b, "record_id", r->id);
+	mlc_auditb_str(&b, "error", why);
+	return mlc_auditb_put(&b, fm->to_auditor, txn, err);
+}
+
+/* Routes the record (route.h: every matching route, one post per channel)
+ * and puts one message per route into the outbox of the channel's
+ * dispatcher. Routes without a template share one rendering. */
 static int
 route_record(struct formatter *fm, MDB_txn *txn, const struct mlc_record *r,
     struct mlc_err *err)
 {
-	char *text = NULL, *blocks = NULL;
+	const struct mlc_cfg_entity *ent = mlc_cfg_entity_find(&fm->cfg, r->entity);
+	char *text = NULL, *blocks = NULL, *ttext = NULL, *tblocks = NULL;
 	char now[MLC_TIME_ISO_LEN];
-	size_t matched = 0;
+	size_t sel[MLC_CFG_MAX_ROUTES], n;
+	struct slackfmt_opts o;
 	int rc = 0;
 
+	memset(&o, 0, sizeof(o));
+	o.kind = ent != NULL ? ent->kind : "";
+	o.folder = fm->cfg.x3.folder;
+	o.link_pattern = ent != NULL && ent->link[0] != '\0' ? ent->link :
+	    fm->cfg.x3.link_pattern;
 	mlc_time_format(mlc_time_now_ms() / 1000, now);
-	for (size_t i = 0; i < fm->cfg.n_routes; i++) {
-		const struct mlc_cfg_route *rt = &fm->cfg.routes[i];
+	n = route_select(&fm->cfg, r, sel, MLC_CFG_MAX_ROUTES);
+	for (size_t i = 0; i < n; i++) {
+		const struct mlc_cfg_route *rt = &fm->cfg.routes[sel[i]];
 		const char *parts[3] = { r->id, rt->name, rt->channel };
 		char id[MLC_PROTO_MAX_ID];
 		struct mlc_frame f;
 		size_t d;
 
-		if (strcmp(rt->entity, "*") != 0 && strcmp(rt->entity, r->entity) != 0)
-			continue;
-		/* One post per channel even when several routes name it. */
-		{
-			int dup = 0;
-			for (size_t j = 0; j < i; j++) {
-				const struct mlc_cfg_route *o = &fm->cfg.routes[j];
-				if ((strcmp(o->entity, "*") == 0 || strcmp(o->entity, r->entity) == 0) &&
-				    strcmp(o->channel, rt->channel) == 0)
-					dup = 1;
+		o.route = rt->name;
+		o.amount_field = rt->amount_field;
+		o.tmpl = rt->template_text;
+		if (rt->template_text[0] != '\0') {
+			free(ttext);
+			free(tblocks);
+			if (slackfmt_render(&o, r, &ttext, &tblocks) != 0) {
+				rc = format_error(fm, txn, r, "cannot build the Slack message "
+				    "(out of memory?)", err);
+				break;
 			}
-			if (dup)
-				continue;
-		}
-		if (text == NULL && slackfmt_record(r, &text, &blocks) != 0) {
-			struct mlc_auditb b;
-
-			mlc_auditb_init(&b, "error");
-			mlc_auditb_str(&b, "where", "format");
-			mlc_auditb_str(&b, "record_id", r->id);
-			mlc_auditb_str(&b, "error", "cannot build the Slack message (out of memory?)");
-			return mlc_auditb_put(&b, fm->to_auditor, txn, err);
+		} else if (text == NULL && slackfmt_render(&o, r, &text, &blocks) != 0) {
+			rc = format_error(fm, txn, r, "cannot build the Slack message "
+			    "(out of memory?)", err);
+			break;
 		}
 		if (mlc_proto_make_id(parts, 3, id, sizeof(id)) != 0) {
-			struct mlc_auditb b;
-
-			mlc_auditb_init(&b, "error");
-			mlc_auditb_str(&b, "where", "format");
-			mlc_auditb_str(&b, "record_id", r->id);
-			mlc_auditb_str(&b, "error", "message id too long");
-			rc = mlc_auditb_put(&b, fm->to_auditor, txn, err);
+			rc = format_error(fm, txn, r, "message id too long", err);
 			break;
 		}
 		memset(&f, 0, sizeof(f));
@@ -98,20 +112,21 @@ route_record(struct formatter *fm, MDB_txn *txn, const struct mlc_record *r,
 		f.u.msg.key = r->key;
 		f.u.msg.route = (char *)(uintptr_t)rt->name;
 		f.u.msg.channel = (char *)(uintptr_t)rt->channel;
-		f.u.msg.text = text;
-		f.u.msg.blocks = blocks;
+		f.u.msg.text = rt->template_text[0] != '\0' ? ttext : text;
+		f.u.msg.blocks = rt->template_text[0] != '\0' ? tblocks : blocks;
 		f.u.msg.created_at = now;
 		d = mlc_topo_dispatcher_for(&fm->cfg, rt->channel);
 		if ((rc = mlc_outbox_put_frame(fm->to_disp[d], txn, &f, id, err)) != 0)
 			break;
-		matched++;
 	}
 	free(text);
 	free(blocks);
+	free(ttext);
+	free(tblocks);
 	if (rc == 0) {
 		fm->records++;
-		fm->messages += matched;
-		if (matched == 0)
+		fm->messages += n;
+		if (n == 0)
 			mlc_debug("record %s matches no route", r->id);
 	}
 	return rc;

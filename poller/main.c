@@ -1,25 +1,36 @@
 /*
  * mlc-poller: reads what changed in Sage X3 since the watermark and hands
- * each changed record to the formatter.
+ * each change that matters to the formatter as a canonical record
+ * (docs/records.md).
  *
  * Sage X3 has no outbound webhooks, so this process polls each configured
- * entity every x3.poll_interval. The watermark per entity is a (stamp, key)
- * tuple taken from the data, never from our clock (except the very first
- * start, which begins at now - x3.initial_window). Each page is committed
- * in one LMDB transaction that both puts the page's records in the outbox
- * for the formatter and advances the watermark: a crash at any point either
- * keeps both or neither (pitfalls.md #6, #7).
+ * entity on the schedule (schedule.h), over api1 or GraphQL (x3_client.h),
+ * authenticated in one of the three real modes (x3_auth.h). The watermark
+ * per entity is a (stamp, key) tuple taken from the data, never from our
+ * clock (except the very first start, which begins at now -
+ * x3.initial_window). Each page is committed in one LMDB transaction that
+ * puts the page's records in the outbox for the formatter, updates the
+ * fingerprints and advances the watermark: a crash at any point keeps all
+ * or none of it (pitfalls.md #6, #7).
  *
- * Each cycle re-reads from LOOKBACK_S before the watermark's stamp: rows
+ * Each cycle re-reads from x3.lookback before the watermark's stamp: rows
  * that share a second with rows already read, or that committed late with
  * an older stamp, are caught there (pitfalls.md #1, #2, #5). Versions
  * already handed on are recognised by their id (entity/key/stamp) in the
  * "handed" set and dropped, so the look-back never sends a row twice.
- * Handed ids are forgotten once their stamp is well behind the look-back.
+ * A version that is new but changes nothing that matters (same
+ * fingerprint, records.h) produces no record.
+ *
+ * `mlc-poller --x3-login` (run by `mlc x3 login`) only exchanges the OAuth2
+ * pairing code read from stdin for the first tokens, and exits.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "mlc_audit.h"
@@ -31,11 +42,15 @@
 #include "mlc_time.h"
 #include "mlc_topo.h"
 #include "mlc_zmq.h"
+#include "records.h"
+#include "schedule.h"
 #include "x3_api1.h"
+#include "x3_auth.h"
+#include "x3_client.h"
+#include "x3_graphql.h"
 
 #define MAX_PAGES_PER_CYCLE 100000
-#define LOOKBACK_S 300
-#define HANDED_KEEP_S (LOOKBACK_S + 3600)
+#define HANDED_KEEP_EXTRA_S 3600
 
 struct poller {
 	struct mlc_cfg cfg;
@@ -46,7 +61,12 @@ struct poller {
 	struct mlc_outbox *to_auditor;
 	MDB_dbi wm_db;
 	MDB_dbi handed, handed_t; /* id -> stamp; be64(stamp) id -> "" */
-	char *password;
+	MDB_dbi fp_db;            /* "entity\tkey" -> x3_fpstate */
+	struct x3_auth *auth;
+	struct x3_client client;
+	struct x3_sched sched;
+	char pid_path[600];
+	int stopped_audited;
 };
 
 struct wm {
@@ -118,8 +138,9 @@ struct page_arg {
 	struct poller *p;
 	const struct mlc_cfg_entity *e;
 	struct x3_page *page;
-	struct wm wm;       /* in: current watermark; out: advanced */
-	size_t handed;
+	struct x3_canon *canon;   /* one per row, mapped before the transaction */
+	struct wm wm;             /* in: current watermark; out: advanced */
+	size_t handed, unchanged, filtered;
 	char polled_at[MLC_TIME_ISO_LEN];
 };
 
@@ -128,24 +149,32 @@ page_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
 {
 	struct page_arg *pa = arg;
 	struct poller *p = pa->p;
+	enum x3_kind kind = x3_kind_of(pa->e);
 	struct wm w = pa->wm;
 	char buf[256];
 	int n;
 
-	pa->handed = 0;
+	/* The callback may run again after a map resize: start from scratch. */
+	pa->handed = pa->unchanged = pa->filtered = 0;
 	for (size_t i = 0; i < pa->page->n_rows; i++) {
 		struct x3_row *row = &pa->page->rows[i];
-		const char *parts[3] = { pa->e->name, row->key, row->stamp };
-		char id[MLC_PROTO_MAX_ID];
+		struct x3_canon *c = &pa->canon[i];
+		const char *parts[3] = { pa->e->name, c->number, row->stamp };
+		char id[MLC_PROTO_MAX_ID], fpkey[256], fpval[128];
+		struct x3_fpstate prev;
+		const char *event;
 		struct mlc_frame f;
-
 		unsigned char tkey[8 + MLC_PROTO_MAX_ID], be[8];
 		MDB_val hv;
-		size_t idlen;
-		int r;
+		size_t idlen, fplen;
+		int r, have_prev;
 
+		if (wm_cmp(row->stamp_s, row->key, &w) > 0) {
+			w.stamp_s = row->stamp_s;
+			snprintf(w.key, sizeof(w.key), "%s", row->key);
+		}
 		if (mlc_proto_make_id(parts, 3, id, sizeof(id)) != 0)
-			return mlc_err_set(err, "record id too long for %s", row->key);
+			return mlc_err_set(err, "record id too long for %s", c->number);
 		idlen = strlen(id);
 		/* Read again by the look-back: handed on already. */
 		r = mlc_store_get(txn, p->handed, id, idlen, &hv, err);
@@ -159,23 +188,43 @@ page_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
 		if (mlc_store_put(txn, p->handed, id, idlen, be, 8, err) != 0 ||
 		    mlc_store_put(txn, p->handed_t, tkey, 8 + idlen, "", 0, err) != 0)
 			return -1;
+		/* Fingerprint: does this version change anything that matters? */
+		fplen = (size_t)snprintf(fpkey, sizeof(fpkey), "%s\t%s", pa->e->name, c->number);
+		if (fplen >= sizeof(fpkey))
+			return mlc_err_set(err, "key too long: %s", c->number);
+		r = mlc_store_get(txn, p->fp_db, fpkey, fplen, &hv, err);
+		if (r < 0)
+			return -1;
+		have_prev = r == 1 && x3_fpstate_parse(hv.mv_data, hv.mv_size, &prev) == 0;
+		event = x3_event_decide(kind, have_prev ? &prev : NULL, &c->st);
+		if (!have_prev || strcmp(prev.fp, c->st.fp) != 0 || strcmp(prev.a, c->st.a) != 0 ||
+		    strcmp(prev.b, c->st.b) != 0) {
+			size_t vl = x3_fpstate_format(&c->st, fpval, sizeof(fpval));
+
+			if (mlc_store_put(txn, p->fp_db, fpkey, fplen, fpval, vl, err) != 0)
+				return -1;
+		}
+		if (event == NULL) {
+			pa->unchanged++;
+			continue;
+		}
+		if (!x3_event_notified(pa->e, event)) {
+			pa->filtered++;
+			continue;
+		}
 		memset(&f, 0, sizeof(f));
 		f.type = MLC_FRAME_RECORD;
 		f.u.rec.id = id;
 		f.u.rec.from = "poller";
 		f.u.rec.entity = (char *)(uintptr_t)pa->e->name;
-		f.u.rec.key = row->key;
+		f.u.rec.key = c->number;
 		f.u.rec.stamp = row->stamp;
-		f.u.rec.event = "changed";
+		f.u.rec.event = (char *)(uintptr_t)event;
 		f.u.rec.polled_at = pa->polled_at;
-		f.u.rec.fields = row->fields;
-		f.u.rec.n_fields = row->n_fields;
+		f.u.rec.fields = c->fields;
+		f.u.rec.n_fields = c->n_fields;
 		if (mlc_outbox_put_frame(p->to_formatter, txn, &f, id, err) != 0)
 			return -1;
-		if (wm_cmp(row->stamp_s, row->key, &w) > 0) {
-			w.stamp_s = row->stamp_s;
-			snprintf(w.key, sizeof(w.key), "%s", row->key);
-		}
 		pa->handed++;
 	}
 	n = snprintf(buf, sizeof(buf), "%lld\t%s", (long long)w.stamp_s, w.key);
@@ -205,6 +254,13 @@ pump(struct poller *p)
 	for (int i = 0; i < 2; i++)
 		if (mlc_outbox_pump(obs[i], now, &err) < 0)
 			mlc_error("%s", err.msg);
+}
+
+static int
+idle_pump(void *arg)
+{
+	pump(arg);
+	return mlc_proc_stop != 0;
 }
 
 /* Forgets handed ids whose stamp is far behind every watermark. */
@@ -247,7 +303,7 @@ prune_handed(struct poller *p)
 			min_stamp = w.stamp_s;
 	}
 	{
-		int64_t cutoff = min_stamp - HANDED_KEEP_S;
+		int64_t cutoff = min_stamp - p->cfg.x3.lookback_ms / 1000 - HANDED_KEEP_EXTRA_S;
 		void *a[2] = { p, &cutoff };
 
 		if (mlc_store_write(p->st, prune_txn, a, &err) != 0)
@@ -255,19 +311,55 @@ prune_handed(struct poller *p)
 	}
 }
 
+/* Maps every row of the page to its canonical record before the write
+ * transaction (the transaction callback may run twice). */
+static int
+map_page(const struct mlc_cfg_entity *e, struct x3_page *page, struct x3_canon **out,
+    struct mlc_err *err)
+{
+	struct x3_canon *c = calloc(page->n_rows + 1, sizeof(*c));
+
+	if (c == NULL)
+		return mlc_err_set(err, "out of memory");
+	for (size_t i = 0; i < page->n_rows; i++) {
+		if (x3_canon_map(e, &page->rows[i], &c[i], err) != 0) {
+			for (size_t j = 0; j < i; j++)
+				x3_canon_free(&c[j]);
+			free(c);
+			return -1;
+		}
+	}
+	*out = c;
+	return 0;
+}
+
 static void
+free_canon(struct x3_canon *c, size_t n)
+{
+	for (size_t i = 0; c != NULL && i < n; i++)
+		x3_canon_free(&c[i]);
+	free(c);
+}
+
+/* One cycle of one entity. Returns -1 when polling must stop (auth). */
+static int
 poll_entity(struct poller *p, const struct mlc_cfg_entity *e)
 {
 	struct page_arg pa;
 	struct mlc_auditb b;
 	struct mlc_err err;
+	struct x3_fetch_stats fs;
+	struct x3_page carry;
 	char before[200], after[200];
-	char *url = NULL;
-	int64_t t0 = mlc_time_mono_ms();
-	size_t pages = 0, records = 0;
-	int found, failed = 0;
+	char *url = NULL, *cursor = NULL;
+	int gql = strcmp(e->api, "graphql") == 0, is_gl = x3_kind_of(e) == X3_KIND_GL;
+	int64_t t0 = mlc_time_mono_ms(), since;
+	size_t pages = 0, records = 0, rows = 0, unchanged = 0, filtered = 0;
+	int found, failed = 0, fatal = 0, more = 1;
 
 	memset(&pa, 0, sizeof(pa));
+	memset(&fs, 0, sizeof(fs));
+	memset(&carry, 0, sizeof(carry));
 	err.msg[0] = '\0';
 	pa.p = p;
 	pa.e = e;
@@ -278,46 +370,77 @@ poll_entity(struct poller *p, const struct mlc_cfg_entity *e)
 	if (!found)
 		pa.wm.stamp_s = (mlc_time_now_ms() - p->cfg.x3.initial_window_ms) / 1000;
 	wm_text(&pa.wm, before, sizeof(before));
-	if (x3_api1_first_url(&p->cfg, e, pa.wm.stamp_s - (found ? LOOKBACK_S : 0),
-	    &url, &err) != 0) {
+	since = pa.wm.stamp_s - (found ? p->cfg.x3.lookback_ms / 1000 : 0);
+	if (!gql && x3_api1_first_url(&p->cfg, e, since, &url, &err) != 0) {
 		failed = 1;
 		goto done;
 	}
-	while (url != NULL && !mlc_proc_stop && pages < MAX_PAGES_PER_CYCLE) {
+	while (more && !mlc_proc_stop && pages < MAX_PAGES_PER_CYCLE) {
 		struct x3_page page;
 
-		if (x3_api1_fetch(&p->cfg, e, url, p->password, &page, &err) != 0) {
+		if (x3_client_page(&p->client, e, url, since, cursor, &page, &fs, &fatal,
+		    &err) != 0) {
 			mlc_err_prefix(&err, "page %zu of %s", pages + 1, e->name);
+			failed = 1;
+			break;
+		}
+		more = gql ? page.has_next : page.next_url != NULL;
+		rows += page.n_rows;
+		if (gql && is_gl && x3_gql_group_lines(&page, &carry, more, &err) != 0) {
+			mlc_err_prefix(&err, "page %zu of %s", pages + 1, e->name);
+			x3_page_free(&page);
 			failed = 1;
 			break;
 		}
 		mlc_time_format(mlc_time_now_ms() / 1000, pa.polled_at);
 		pa.page = &page;
-		if (mlc_store_write(p->st, page_txn, &pa, &err) != 0) {
+		if (map_page(e, &page, &pa.canon, &err) != 0 ||
+		    mlc_store_write(p->st, page_txn, &pa, &err) != 0) {
+			mlc_err_prefix(&err, "page %zu of %s", pages + 1, e->name);
+			free_canon(pa.canon, page.n_rows);
+			pa.canon = NULL;
 			x3_page_free(&page);
 			failed = 1;
 			break;
 		}
+		free_canon(pa.canon, page.n_rows);
+		pa.canon = NULL;
 		pages++;
 		records += pa.handed;
+		unchanged += pa.unchanged;
+		filtered += pa.filtered;
 		free(url);
 		url = page.next_url;
 		page.next_url = NULL;
+		free(cursor);
+		cursor = page.end_cursor;
+		page.end_cursor = NULL;
 		x3_page_free(&page);
 		pump(p);
 	}
 done:
 	free(url);
+	free(cursor);
+	x3_page_free(&carry);
 	wm_text(&pa.wm, after, sizeof(after));
 	if (failed)
 		mlc_error("cycle %s failed: %s", e->name, err.msg);
 	else
-		mlc_info("cycle %s: %zu records in %zu pages, watermark %s", e->name,
-		    records, pages, after);
+		mlc_info("cycle %s: %zu records (%zu rows, %zu unchanged) in %zu pages, "
+		    "watermark %s", e->name, records, rows, unchanged, pages, after);
+	if (fatal)
+		return -1; /* the auth module audited the alert once */
 	mlc_auditb_init(&b, "poll");
 	mlc_auditb_str(&b, "entity", e->name);
+	mlc_auditb_str(&b, "api", e->api);
 	mlc_auditb_int(&b, "pages", (int64_t)pages);
+	mlc_auditb_int(&b, "rows", (int64_t)rows);
 	mlc_auditb_int(&b, "records", (int64_t)records);
+	mlc_auditb_int(&b, "unchanged", (int64_t)unchanged);
+	mlc_auditb_int(&b, "not_notified", (int64_t)filtered);
+	mlc_auditb_int(&b, "retries", fs.retries);
+	if (fs.retries > 0)
+		mlc_auditb_str(&b, "retry_reason", fs.last_retry);
 	mlc_auditb_str(&b, "wm_before", before);
 	mlc_auditb_str(&b, "wm_after", after);
 	mlc_auditb_int(&b, "duration_ms", mlc_time_mono_ms() - t0);
@@ -325,6 +448,7 @@ done:
 	if (failed)
 		mlc_auditb_str(&b, "error", err.msg);
 	audit_now(p, &b);
+	return 0;
 }
 
 static void
@@ -337,28 +461,135 @@ lifecycle_event(struct poller *p, const char *kind)
 	audit_now(p, &b);
 }
 
+/* x3_auth events -> audit: kind "token" (refresh, rotation,
+ * expiry_warning) and "alert" (refresh_rejected). */
+static void
+auth_event(void *arg, const char *kind, const char *event, const char *detail,
+    int64_t expires_ms)
+{
+	struct poller *p = arg;
+	struct mlc_auditb b;
+	char iso[MLC_TIME_ISO_LEN];
+
+	if (p->st == NULL)
+		return;
+	mlc_auditb_init(&b, kind);
+	mlc_auditb_str(&b, "event", event);
+	mlc_auditb_str(&b, "connection", p->cfg.x3.url);
+	mlc_auditb_str(&b, "detail", detail);
+	if (strcmp(kind, "alert") == 0)
+		mlc_auditb_str(&b, "error", detail);
+	if (expires_ms > 0) {
+		mlc_time_format(expires_ms / 1000, iso);
+		mlc_auditb_str(&b, "expires", iso);
+	}
+	audit_now(p, &b);
+}
+
+static void
+audit_stopped(struct poller *p)
+{
+	const char *why;
+
+	if (p->stopped_audited || !x3_auth_stopped(p->auth, &why))
+		return;
+	p->stopped_audited = 1;
+	mlc_error("polling stopped: %s", why);
+}
+
+/* state_dir/poller/pid, for `mlc poll now` and `mlc x3 login`. */
+static void
+write_pid(struct poller *p, const char *dir)
+{
+	char tmp[620], buf[32];
+	int fd, n;
+
+	snprintf(p->pid_path, sizeof(p->pid_path), "%s/pid", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", p->pid_path);
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, buf, (size_t)n) != n || close(fd) != 0 ||
+	    rename(tmp, p->pid_path) != 0) {
+		mlc_warn("cannot write %s: %s (mlc poll now will not find this poller)",
+		    p->pid_path, strerror(errno));
+		p->pid_path[0] = '\0';
+	}
+}
+
+struct args {
+	int login;
+};
+
+static int
+extra_arg(int argc, char **argv, int i, void *arg)
+{
+	struct args *a = arg;
+
+	(void)argc;
+	if (strcmp(argv[i], "--x3-login") == 0) {
+		a->login = 1;
+		return 1;
+	}
+	return -1;
+}
+
+/* --x3-login: the pairing code on stdin (never in argv: ps shows argv). */
+static int
+login_main(struct poller *p)
+{
+	char code[4096];
+	size_t n;
+	struct mlc_err err;
+
+	if (fgets(code, sizeof(code), stdin) == NULL) {
+		fprintf(stderr, "mlc-poller: no authorization code on stdin\n");
+		return 2;
+	}
+	n = strcspn(code, "\r\n");
+	code[n] = '\0';
+	if (n == 0) {
+		fprintf(stderr, "mlc-poller: empty authorization code\n");
+		return 2;
+	}
+	if (x3_auth_login(&p->cfg, code, mlc_time_now_ms(), &err) != 0) {
+		explicit_bzero(code, sizeof(code));
+		fprintf(stderr, "mlc-poller: login failed: %s\n", err.msg);
+		return 1;
+	}
+	explicit_bzero(code, sizeof(code));
+	return 0;
+}
+
+static int
+any_enabled(const struct mlc_cfg *cfg)
+{
+	for (size_t i = 0; i < cfg->x3.n_entities; i++)
+		if (cfg->x3.entities[i].enabled)
+			return 1;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct poller p;
+	static struct poller p;
 	struct mlc_custody_opts co;
 	struct mlc_err err;
+	struct args args = { 0 };
 	char dir[512];
-	int64_t next_cycle;
+	int64_t next_cycle_mono;
 
-	memset(&p, 0, sizeof(p));
-	mlc_proc_start("poller", argc, argv, &p.cfg, NULL, NULL, "");
-	p.password = mlc_cfg_secret(p.cfg.x3.password_env, p.cfg.x3.password_file,
-	    "x3 password", &err);
-	if (p.password == NULL)
-		mlc_proc_die("%s", err.msg);
+	mlc_proc_start("poller", argc, argv, &p.cfg, extra_arg, &args, "[--x3-login]");
+	if (args.login)
+		return login_main(&p);
 	mlc_topo_custody_opts(&p.cfg, &co);
 	if (mlc_topo_state_path(&p.cfg, "poller", dir, sizeof(dir)) != 0)
 		mlc_proc_die("state_dir too long");
 	if (mlc_store_open(&p.st, dir, 0, &err) != 0 ||
 	    mlc_store_dbi(p.st, "watermark", 0, &p.wm_db, &err) != 0 ||
 	    mlc_store_dbi(p.st, "handed", 0, &p.handed, &err) != 0 ||
-	    mlc_store_dbi(p.st, "handed_t", 0, &p.handed_t, &err) != 0)
+	    mlc_store_dbi(p.st, "handed_t", 0, &p.handed_t, &err) != 0 ||
+	    mlc_store_dbi(p.st, "fingerprint", 0, &p.fp_db, &err) != 0)
 		mlc_proc_die("%s", err.msg);
 	p.zctx = zmq_ctx_new();
 	p.ack_sock = mlc_zmq_pull_bind(p.zctx, p.cfg.ep.poller_ack, p.cfg.ep.bind_host,
@@ -369,28 +600,65 @@ main(int argc, char **argv)
 	    mlc_outbox_open(&p.to_auditor, p.st, p.zctx, "auditor",
 	    p.cfg.ep.auditor_in, &co, &err) != 0)
 		mlc_proc_die("%s", err.msg);
+	if (x3_auth_open(&p.auth, &p.cfg, auth_event, &p, &err) != 0)
+		mlc_proc_die("%s", err.msg);
+	p.client.cfg = &p.cfg;
+	p.client.auth = p.auth;
+	p.client.idle = idle_pump;
+	p.client.idle_arg = &p;
+	x3_sched_init(&p.sched, &p.cfg);
+	write_pid(&p, dir);
 
-	mlc_info("started: %zu entities, every %lld ms from %s", p.cfg.x3.n_entities,
-	    (long long)p.cfg.x3.poll_interval_ms, p.cfg.x3.url);
+	mlc_info("started: %zu entities, auth %s, every %lld ms (%zu schedule rules) from %s",
+	    p.cfg.x3.n_entities, p.cfg.x3.auth, (long long)p.cfg.x3.poll_interval_ms,
+	    p.cfg.x3.n_schedule, p.cfg.x3.url);
 	lifecycle_event(&p, "start");
-	next_cycle = mlc_time_mono_ms();
+	if (x3_auth_stopped(p.auth, NULL)) {
+		const char *why;
+
+		x3_auth_stopped(p.auth, &why);
+		auth_event(&p, "alert", "polling_stopped", why, 0);
+		p.stopped_audited = 1;
+		mlc_error("polling stopped: %s", why);
+	}
+	next_cycle_mono = mlc_time_mono_ms();
 	while (!mlc_proc_stop) {
 		int64_t now = mlc_time_mono_ms(), timeout, d;
 		zmq_pollitem_t item = { p.ack_sock, 0, ZMQ_POLLIN, 0 };
 
-		if (now >= next_cycle || mlc_proc_usr1) {
+		if (mlc_proc_hup) {
+			mlc_proc_hup = 0;
+			if (x3_auth_reload(p.auth, &err) != 0)
+				mlc_error("reloading X3 tokens: %s", err.msg);
+			if (!x3_auth_stopped(p.auth, NULL)) {
+				p.stopped_audited = 0;
+				next_cycle_mono = now; /* resume at once */
+			}
+		}
+		if ((now >= next_cycle_mono || mlc_proc_usr1) && !x3_auth_stopped(p.auth, NULL) &&
+		    any_enabled(&p.cfg)) {
+			int64_t wall = mlc_time_now_ms();
+
 			mlc_proc_usr1 = 0;
+			x3_auth_tick(p.auth, wall);
 			for (size_t i = 0; i < p.cfg.x3.n_entities && !mlc_proc_stop; i++)
-				if (p.cfg.x3.entities[i].enabled)
-					poll_entity(&p, &p.cfg.x3.entities[i]);
+				if (p.cfg.x3.entities[i].enabled &&
+				    poll_entity(&p, &p.cfg.x3.entities[i]) != 0)
+					break;
+			audit_stopped(&p);
 			prune_handed(&p);
-			/* Fixed interval from the start of the cycle; an overrun
-			 * starts the next cycle at once, never piles up. */
-			next_cycle = now + p.cfg.x3.poll_interval_ms;
+			/* From the start of this cycle; an overrun starts the next
+			 * at once, one cycle, never a backlog of them. */
+			next_cycle_mono = now + (x3_sched_next(&p.sched, wall) - wall);
+		} else if (mlc_proc_usr1) {
+			mlc_proc_usr1 = 0;
+			if (x3_auth_stopped(p.auth, NULL))
+				mlc_warn("poll now: polling is stopped (see the alert in the audit "
+				    "journal); run `mlc x3 login` or send SIGHUP");
 		}
 		pump(&p);
 		now = mlc_time_mono_ms();
-		timeout = next_cycle - now;
+		timeout = next_cycle_mono - now;
 		d = mlc_outbox_due_in(p.to_formatter, now);
 		if (d >= 0 && d < timeout)
 			timeout = d;
@@ -406,11 +674,13 @@ main(int argc, char **argv)
 	mlc_info("stopping");
 	lifecycle_event(&p, "stop");
 	pump(&p);
+	if (p.pid_path[0] != '\0')
+		unlink(p.pid_path);
+	x3_auth_close(&p.auth);
 	mlc_outbox_close(&p.to_formatter);
 	mlc_outbox_close(&p.to_auditor);
 	mlc_zmq_close(&p.ack_sock);
 	zmq_ctx_term(p.zctx);
 	mlc_store_close(&p.st);
-	free(p.password);
 	return 0;
 }

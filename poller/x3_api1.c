@@ -58,14 +58,15 @@ x3_page_free(struct x3_page *page)
 		row_free(&page->rows[i]);
 	free(page->rows);
 	free(page->next_url);
+	free(page->end_cursor);
 	memset(page, 0, sizeof(*page));
 }
 
 static int
 add_field(struct x3_row *r, const char *name, const char *value)
 {
-	if (r->n_fields >= MLC_PROTO_MAX_FIELDS)
-		return 0; /* keep the first MLC_PROTO_MAX_FIELDS */
+	if (r->n_fields >= X3_MAX_RAW_FIELDS)
+		return 0; /* keep the first X3_MAX_RAW_FIELDS */
 	r->fields[r->n_fields].name = strdup(name);
 	r->fields[r->n_fields].value = strdup(value);
 	if (r->fields[r->n_fields].name == NULL || r->fields[r->n_fields].value == NULL)
@@ -88,12 +89,63 @@ same_origin(const char *base, const char *next)
 	return strncmp(base, next, n) == 0 && (next[n] == '/' || next[n] == '\0');
 }
 
+int
+x3_row_flatten(struct x3_row *r, const char *prefix, json_t *v, int depth,
+    struct mlc_err *err)
+{
+	char name[160];
+	const char *text, *k;
+	json_t *sub;
+	size_t i;
+
+	if (depth > 6)
+		return 0; /* deeper than any field the records use */
+	if (json_is_object(v)) {
+		/* api1 reference: BPSNUM_REF: {"$description": "Acme"} */
+		text = mlc_json_scalar_text(json_object_get(v, "$description"));
+		if (text == NULL)
+			text = mlc_json_scalar_text(json_object_get(v, "$title"));
+		if (text != NULL && prefix[0] != '\0') {
+			if (strlen(text) > X3_MAX_FIELD_LEN)
+				return mlc_err_set(err, "field %s longer than %d bytes", prefix,
+				    X3_MAX_FIELD_LEN);
+			return add_field(r, prefix, text) == 0 ? 0 : mlc_err_set(err, "out of memory");
+		}
+		json_object_foreach(v, k, sub) {
+			if (k[0] == '$' || strlen(k) > 64)
+				continue;
+			if ((size_t)snprintf(name, sizeof(name), "%s%s%s", prefix,
+			    prefix[0] ? "." : "", k) >= sizeof(name))
+				continue;
+			if (x3_row_flatten(r, name, sub, depth + 1, err) != 0)
+				return -1;
+		}
+		return 0;
+	}
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, sub) {
+			if (i >= 1000)
+				break;
+			if ((size_t)snprintf(name, sizeof(name), "%s.%zu", prefix, i) >= sizeof(name))
+				continue;
+			if (x3_row_flatten(r, name, sub, depth + 1, err) != 0)
+				return -1;
+		}
+		return 0;
+	}
+	text = mlc_json_scalar_text(v);
+	if (text == NULL || prefix[0] == '\0')
+		return 0;
+	if (strlen(text) > X3_MAX_FIELD_LEN)
+		return mlc_err_set(err, "field %s longer than %d bytes", prefix, X3_MAX_FIELD_LEN);
+	return add_field(r, prefix, text) == 0 ? 0 : mlc_err_set(err, "out of memory");
+}
+
 static int
 parse_row(json_t *res, size_t idx, const struct mlc_cfg_entity *e,
     struct x3_row *r, struct mlc_err *err)
 {
-	const char *name, *key, *stamp;
-	json_t *v;
+	const char *key, *stamp;
 
 	key = mlc_json_scalar_text(json_object_get(res, e->key_field));
 	stamp = mlc_json_scalar_text(json_object_get(res, e->stamp_field));
@@ -107,32 +159,14 @@ parse_row(json_t *res, size_t idx, const struct mlc_cfg_entity *e,
 		    "UTC date-time", idx, key, e->stamp_field);
 	r->key = strdup(key);
 	r->stamp = malloc(MLC_TIME_ISO_LEN);
-	r->fields = calloc(MLC_PROTO_MAX_FIELDS, sizeof(*r->fields));
+	r->fields = calloc(X3_MAX_RAW_FIELDS, sizeof(*r->fields));
 	if (r->key == NULL || r->stamp == NULL || r->fields == NULL)
 		return mlc_err_set(err, "out of memory");
 	mlc_time_format(r->stamp_s, r->stamp);
-	json_object_foreach(res, name, v) {
-		const char *text;
-
-		if (name[0] == '$' || strlen(name) > 64)
-			continue;
-		if (json_is_object(v)) {
-			/* BPSNUM_REF: {"$description": "Acme"} */
-			text = mlc_json_scalar_text(json_object_get(v, "$description"));
-			if (text == NULL)
-				text = mlc_json_scalar_text(json_object_get(v, "$title"));
-			if (text == NULL)
-				continue;
-		} else {
-			text = mlc_json_scalar_text(v);
-			if (text == NULL)
-				continue; /* arrays: not used by the PO notification */
-		}
-		if (strlen(text) > X3_MAX_FIELD_LEN)
-			return mlc_err_set(err, "resource %zu (%s): field %s longer than %d bytes",
-			    idx, key, name, X3_MAX_FIELD_LEN);
-		if (add_field(r, name, text) != 0)
-			return mlc_err_set(err, "out of memory");
+	/* Lines (GACCENTRYD: [{ACC, SNS, ...}]) become GACCENTRYD.0.ACC ... */
+	if (x3_row_flatten(r, "", res, 0, err) != 0) {
+		mlc_err_prefix(err, "resource %zu (%s)", idx, key);
+		return -1;
 	}
 	return 0;
 }

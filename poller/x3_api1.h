@@ -28,6 +28,8 @@
 #define X3_MAX_ROWS_PER_PAGE 1000
 #define X3_MAX_FIELD_LEN 4096
 #define X3_MAX_PAGE_BYTES (32 * 1024 * 1024)
+/* Raw fields kept per row before mapping (GL lines flatten to many). */
+#define X3_MAX_RAW_FIELDS 1024
 
 struct x3_row {
 	char *key;
@@ -40,7 +42,9 @@ struct x3_row {
 struct x3_page {
 	struct x3_row *rows;
 	size_t n_rows;
-	char *next_url;     /* NULL on the last page */
+	char *next_url;     /* api1: NULL on the last page */
+	char *end_cursor;   /* GraphQL: pageInfo.endCursor, or NULL */
+	int has_next;       /* GraphQL: pageInfo.hasNextPage */
 };
 
 /* URL of the first page of changes at or after stamp_s. */
@@ -64,5 +68,13 @@ int x3_api1_fetch(const struct mlc_cfg *cfg, const struct mlc_cfg_entity *e,
     const char *url, const char *password, struct x3_page *page, struct mlc_err *err);
 
 void x3_page_free(struct x3_page *page);
+
+/* Adds v's scalars to r->fields (allocated with X3_MAX_RAW_FIELDS slots)
+ * under dotted names: objects "a.b", arrays "a.0", api1 references
+ * ({"$description"}) as the reference's name; '$' keys skipped. Bounded in
+ * depth and count. Returns 0 / -1 (a value over X3_MAX_FIELD_LEN, or memory). */
+struct json_t;
+int x3_row_flatten(struct x3_row *r, const char *prefix, struct json_t *v, int depth,
+    struct mlc_err *err);
 
 #endif

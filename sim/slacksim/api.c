@@ -68,6 +68,9 @@ struct call {
 	json_t *warnings;    /* array of strings */
 	json_t *reply;       /* the JSON document being built */
 	char channel[32];    /* for the call log: resolved ID or raw argument */
+	char token[128];     /* the caller's token once authenticated */
+	const char *method;
+	const char *fault;   /* fault injected, for the call log */
 };
 
 /* ---- response helpers ---------------------------------------------------- */
@@ -383,8 +386,7 @@ call_decode(struct call *c)
 static const char *
 call_auth(struct call *c)
 {
-	const char *tok = NULL, *h = c->rq->authorization;
-	size_t want = strlen(c->ctx->cfg.token), got;
+	const char *tok = NULL, *h = c->rq->authorization, *e;
 
 	if (h != NULL) {
 		while (*h == ' ')
@@ -399,10 +401,42 @@ call_auth(struct call *c)
 	}
 	if (tok == NULL || *tok == '\0')
 		return "not_authed";
-	got = strlen(tok);
-	if (got != want || CRYPTO_memcmp(tok, c->ctx->cfg.token, want) != 0)
+	if (strlen(tok) >= sizeof(c->token))
 		return "invalid_auth";
-	return NULL;
+	e = sim_tokens_check(c->ctx->tokens, tok, sim_now_mono_ms());
+	if (e == NULL)
+		snprintf(c->token, sizeof(c->token), "%s", tok);
+	return e;
+}
+
+/* Whether the token was granted `scope` (--scopes). */
+static int
+has_scope(const struct call *c, const char *scope)
+{
+	const char *p = c->ctx->cfg.scopes;
+	size_t n = strlen(scope);
+
+	while (p != NULL && *p != '\0') {
+		size_t k = strcspn(p, ",");
+
+		if (k == n && strncmp(p, scope, n) == 0)
+			return 1;
+		p += k;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static int
+need_scope(struct call *c, const char *scope)
+{
+	if (has_scope(c, scope))
+		return 1;
+	json_decref(c->reply);
+	c->reply = json_pack("{s:b, s:s, s:s, s:s}", "ok", 0, "error", "missing_scope",
+	    "needed", scope, "provided", c->ctx->cfg.scopes);
+	return 0;
 }
 
 /* ---- Block Kit ----------------------------------------------------------- */
@@ -489,6 +523,31 @@ blocks_ok(json_t *blocks)
 	}
 	return 1;
 }
+
+/* Characters of every "text" string anywhere in the blocks: Slack answers
+ * msg_blocks_too_long past about 12,000 (bolt-js #2509). */
+static size_t
+blocks_text_chars(json_t *v)
+{
+	size_t n = 0, i;
+	const char *k;
+	json_t *x;
+
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, x)
+			n += blocks_text_chars(x);
+	} else if (json_is_object(v)) {
+		json_object_foreach(v, k, x) {
+			if (strcmp(k, "text") == 0 && json_is_string(x))
+				n += utf8_chars(json_string_value(x));
+			else
+				n += blocks_text_chars(x);
+		}
+	}
+	return n;
+}
+
+#define SIM_BLOCKS_TEXT_MAX 12000u
 
 /* Metadata: {"event_type": string, "event_payload": object}. */
 static int
@@ -584,6 +643,14 @@ m_chat_post_message(struct call *c)
 		call_fail(c, 429, "ratelimited");
 		return;
 	}
+	/* The workspace-wide limit, one bucket per token (app). */
+	if (c->ctx->ws_rl != NULL &&
+	    sim_rl_take(c->ctx->ws_rl, c->token, sim_now_mono_ms(), &retry_ms) == 0) {
+		snprintf(c->rs->retry_after, sizeof(c->rs->retry_after), "%lu",
+		    sim_rl_retry_after_s(retry_ms));
+		call_fail(c, 429, "ratelimited");
+		return;
+	}
 
 	blocks = arg_json(c, "blocks", &bad);
 	if (bad) {
@@ -609,6 +676,10 @@ m_chat_post_message(struct call *c)
 	}
 	if (blocks != NULL && !blocks_ok(blocks)) {
 		e = "invalid_blocks";
+		goto fail;
+	}
+	if (blocks != NULL && blocks_text_chars(blocks) > SIM_BLOCKS_TEXT_MAX) {
+		e = "msg_blocks_too_long";
 		goto fail;
 	}
 	text = strdup(t != NULL ? t : "");
@@ -668,9 +739,12 @@ static void
 m_conversations_info(struct call *c)
 {
 	struct sim_channel_ref ref;
-	const char *e = call_channel(c, 0, &ref);
+	const char *e;
 	json_t *ch;
 
+	if (!need_scope(c, "channels:read"))
+		return;
+	e = call_channel(c, 0, &ref);
 	if (e != NULL) {
 		call_fail(c, 200, e);
 		return;
@@ -737,6 +811,8 @@ m_conversations_history(struct call *c)
 	json_t *msgs;
 	int has_more = 0, rc;
 
+	if (!need_scope(c, "channels:history"))
+		return;
 	e = call_channel(c, 0, &ref);
 	if (e != NULL)
 		goto fail;
@@ -784,17 +860,57 @@ fail:
 	call_fail(c, 200, e);
 }
 
+/* oauth.v2.access, grant_type=refresh_token: client_id and client_secret
+ * must be present (any value), the refresh token must be the current one. */
+static void
+m_oauth_v2_access(struct call *c)
+{
+	const char *gt = arg_str(c, "grant_type"), *rt = arg_str(c, "refresh_token");
+	const char *id = arg_str(c, "client_id"), *sec = arg_str(c, "client_secret");
+	char access[80], refresh[80];
+	uint64_t expires_in = 0;
+	const char *e;
+
+	if (id == NULL || *id == '\0') {
+		call_fail(c, 200, "invalid_client_id");
+		return;
+	}
+	if (sec == NULL || *sec == '\0') {
+		call_fail(c, 200, "bad_client_secret");
+		return;
+	}
+	if (gt == NULL || strcmp(gt, "refresh_token") != 0) {
+		call_fail(c, 200, "invalid_grant_type");
+		return;
+	}
+	e = sim_tokens_refresh(c->ctx->tokens, rt, sim_now_mono_ms(), access, refresh,
+	    &expires_in);
+	if (e != NULL) {
+		call_fail(c, 200, e);
+		return;
+	}
+	json_object_update_new(c->reply, json_pack(
+	    "{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:{s:s, s:s}}",
+	    "access_token", access, "refresh_token", refresh, "token_type", "bot",
+	    "scope", c->ctx->cfg.scopes, "expires_in", (json_int_t)expires_in,
+	    "bot_user_id", SIM_USER_ID, "app_id", "A0SIMAPP01",
+	    "team", "id", SIM_TEAM_ID, "name", SIM_TEAM_NAME));
+	snprintf(c->rs->log_note, sizeof(c->rs->log_note), "token rotated");
+}
+
 struct method {
 	const char *name;
 	void (*fn)(struct call *c);
 	int get_ok;   /* GET allowed (read-only methods) */
+	int noauth;   /* authenticated by its own arguments, not a bot token */
 };
 
 static const struct method methods[] = {
-	{ "auth.test",             m_auth_test,             1 },
-	{ "chat.postMessage",      m_chat_post_message,     0 },
-	{ "conversations.history", m_conversations_history, 1 },
-	{ "conversations.info",    m_conversations_info,    1 },
+	{ "auth.test",             m_auth_test,             1, 0 },
+	{ "chat.postMessage",      m_chat_post_message,     0, 0 },
+	{ "conversations.history", m_conversations_history, 1, 0 },
+	{ "conversations.info",    m_conversations_info,    1, 0 },
+	{ "oauth.v2.access",       m_oauth_v2_access,       0, 1 },
 };
 
 static const struct method *
@@ -830,12 +946,145 @@ add_warnings(struct call *c)
 	    "warnings", c->warnings);
 }
 
+/* ---- faults and the call log ------------------------------------------- */
+
+/* The parsed body as the call log shows it: sizes and the message id. */
+static void
+summarize(struct call *c, struct sim_call *rec)
+{
+	const char *t = arg_str(c, "text");
+	json_t *blocks, *meta;
+	int bad;
+
+	rec->text_chars = t != NULL ? (unsigned)utf8_chars(t) : 0;
+	blocks = arg_json(c, "blocks", &bad);
+	rec->n_blocks = json_is_array(blocks) ? (unsigned)json_array_size(blocks) : 0;
+	json_decref(blocks);
+	meta = arg_json(c, "metadata", &bad);
+	rec->has_metadata = meta != NULL;
+	copy_printable(rec->msg_id, sizeof(rec->msg_id), json_string_value(
+	    json_object_get(json_object_get(meta, "event_payload"), "msg_id")));
+	json_decref(meta);
+}
+
+static void
+headers_note(const struct sim_request *rq, struct sim_call *rec)
+{
+	char *s = rq->headers != NULL ? json_dumps(rq->headers, JSON_COMPACT) : NULL;
+
+	if (s != NULL && strlen(s) < sizeof(rec->headers))
+		memcpy(rec->headers, s, strlen(s) + 1);
+	else
+		snprintf(rec->headers, sizeof(rec->headers), "{}");
+	free(s);
+}
+
+static int
+fault_find(struct call *c, struct sim_fault *f)
+{
+	struct sim_channel_ref ref;
+	const char *arg = arg_str(c, "channel");
+	char name[SIM_CHANNEL_NAME_MAX + 2] = "", id[SIM_CHANNEL_ID_MAX + 1] = "";
+
+	if (arg != NULL && *arg != '\0') {
+		/* A post names a channel that exists in the workspace even
+		 * when a fault keeps the post out of it (the simulator makes
+		 * channels on first use). */
+		if (sim_store_resolve(c->ctx->store, arg,
+		    strcmp(c->method, "chat.postMessage") == 0, &ref) == SIM_RESOLVE_OK) {
+			snprintf(name, sizeof(name), "%s", ref.name);
+			snprintf(id, sizeof(id), "%s", ref.id);
+		} else {
+			size_t n = 0;
+
+			if (*arg == '#')
+				arg++;
+			for (; *arg != '\0' && n + 1 < sizeof(name); arg++)
+				name[n++] = (char)tolower((unsigned char)*arg);
+			name[n] = '\0';
+		}
+	}
+	return sim_faults_take(c->ctx->faults, c->method, id, name, c->token, f);
+}
+
+static const char *
+fault_name(const struct sim_fault *f)
+{
+	switch (f->kind) {
+	case SIM_FAULT_ERROR: return "error";
+	case SIM_FAULT_HTTP: return "http";
+	case SIM_FAULT_RESET: return "reset";
+	case SIM_FAULT_SLOW: return "slow";
+	case SIM_FAULT_STORE_THEN_DROP: return "store_then_drop";
+	case SIM_FAULT_RATELIMIT: return "ratelimit";
+	}
+	return "?";
+}
+
+/* Faults that replace the call: 0 = none (run the method), 1 = the reply
+ * is an error document, 2 = the response is complete (no JSON reply). */
+static int
+fault_before(struct call *c, const struct sim_fault *f)
+{
+	struct sim_response *rs = c->rs;
+
+	switch (f->kind) {
+	case SIM_FAULT_ERROR:
+		call_fail(c, 200, f->error);
+		channel_note(c, arg_str(c, "channel"));
+		return 1;
+	case SIM_FAULT_HTTP: {
+		char html[200];
+
+		snprintf(html, sizeof(html), "<html><head><title>%u</title></head><body>"
+		    "<h1>%u Service Unavailable</h1></body></html>", f->http, f->http);
+		rs->status = f->http;
+		rs->content_type = "text/html; charset=utf-8";
+		rs->body = strdup(html);
+		rs->body_len = rs->body != NULL ? strlen(rs->body) : 0;
+		call_fail(c, f->http, "http_fault");
+		return 2;
+	}
+	case SIM_FAULT_RESET:
+		rs->drop = 1;
+		rs->status = 0;
+		rs->body = strdup("");
+		rs->body_len = 0;
+		call_fail(c, 0, "reset");
+		return 2;
+	case SIM_FAULT_RATELIMIT:
+		if (f->rl_mode != SIM_RL_NO_RETRY_AFTER)
+			snprintf(rs->retry_after, sizeof(rs->retry_after), "%u", f->retry_after);
+		call_fail(c, 429, "ratelimited");
+		channel_note(c, arg_str(c, "channel"));
+		return 1;
+	case SIM_FAULT_SLOW:
+	case SIM_FAULT_STORE_THEN_DROP:
+		return 0;
+	}
+	return 0;
+}
+
+/* Faults that follow the call: a late answer, or none at all. */
+static void
+fault_after(struct call *c, const struct sim_fault *f)
+{
+	if (f->kind == SIM_FAULT_SLOW && f->slow_ms > 0) {
+		struct timespec d = { (time_t)(f->slow_ms / 1000),
+			(long)(f->slow_ms % 1000) * 1000000L };
+		nanosleep(&d, NULL);
+	} else if (f->kind == SIM_FAULT_STORE_THEN_DROP) {
+		c->rs->drop = 1;
+	}
+}
+
 static void
 api_call(struct sim_ctx *ctx, const struct sim_request *rq,
     struct sim_response *rs, const char *name)
 {
 	struct call c = { 0 };
 	struct sim_call rec = { 0 };
+	struct sim_fault fault;
 	const struct method *m;
 	const char *e;
 	json_t *okv, *errv;
@@ -857,17 +1106,34 @@ api_call(struct sim_ctx *ctx, const struct sim_request *rq,
 		call_fail(&c, 405, "method_not_allowed");
 		goto reply;
 	}
+	c.method = m->name;
 	e = call_decode(&c);
-	if (e == NULL)
+	if (e == NULL && !m->noauth)
 		e = call_auth(&c);
 	if (e != NULL) {
 		call_fail(&c, 200, e);
 		goto reply;
 	}
+	if (!m->noauth)
+		snprintf(rs->scopes, sizeof(rs->scopes), "%s", ctx->cfg.scopes);
+	summarize(&c, &rec);
+	if (fault_find(&c, &fault)) {
+		int r;
+
+		c.fault = fault_name(&fault);
+		r = fault_before(&c, &fault);
+		if (r == 2)
+			goto logged;
+		if (r == 1)
+			goto reply;
+	}
 	m->fn(&c);
+	if (c.fault != NULL)
+		fault_after(&c, &fault);
 reply:
 	add_warnings(&c);
 	respond_json(rs, rs->status, c.reply);
+logged:
 
 	copy_printable(rec.method, sizeof(rec.method), name);
 	rec.status = rs->status;
@@ -877,6 +1143,15 @@ reply:
 	copy_printable(rec.error, sizeof(rec.error), json_string_value(errv));
 	memcpy(rec.channel, c.channel, sizeof(rec.channel));
 	rec.at_ms = sim_now_wall_ms();
+	rec.dropped = rs->drop;
+	if (c.fault != NULL)
+		snprintf(rec.fault, sizeof(rec.fault), "%s", c.fault);
+	headers_note(rq, &rec);
+	if (rs->drop) {
+		/* No answer: the call log says so, the status is 0. */
+		rec.status = 0;
+		rec.ok = 0;
+	}
 	sim_store_record_call(ctx->store, &rec);
 	if (rs->log_note[0] == '\0')
 		snprintf(rs->log_note, sizeof(rs->log_note), "%s%s",
@@ -940,7 +1215,31 @@ sim_route(struct sim_ctx *ctx, const struct sim_request *rq,
 	    strcmp(rq->path, "/sim/reset") == 0) {
 		sim_store_reset(ctx->store);
 		sim_rl_reset(ctx->rl);
+		if (ctx->ws_rl != NULL)
+			sim_rl_reset(ctx->ws_rl);
+		sim_faults_clear(ctx->faults);
 		doc = json_pack("{s:b}", "ok", 1);
+	} else if (strcmp(rq->http_method, "POST") == 0 &&
+	    strcmp(rq->path, "/sim/fault") == 0) {
+		json_t *spec = rq->body_len > 0 ?
+		    json_loadb(rq->body, rq->body_len, 0, NULL) : NULL;
+		struct mlc_err err = { { 0 } };
+
+		if (sim_faults_add(ctx->faults, spec, &err) != 0) {
+			json_decref(spec);
+			doc = json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
+			respond_json(rs, 400, doc);
+			json_decref(doc);
+			return;
+		}
+		json_decref(spec);
+		doc = json_pack("{s:b}", "ok", 1);
+	} else if (strcmp(rq->http_method, "POST") == 0 &&
+	    strcmp(rq->path, "/sim/fault/clear") == 0) {
+		sim_faults_clear(ctx->faults);
+		doc = json_pack("{s:b}", "ok", 1);
+	} else if (get && strcmp(rq->path, "/sim/fault") == 0) {
+		doc = sim_faults_json(ctx->faults);
 	} else {
 		doc = json_pack("{s:b, s:s}", "ok", 0, "error", "not_found");
 		respond_json(rs, 404, doc);

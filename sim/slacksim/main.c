@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -45,6 +46,9 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: mlc-slacksim [--port N] [--port-file FILE] [--host 127.0.0.1]\n"
 	    "                    [--token-env VAR] [--rate-interval-ms MS] [--burst N]\n"
+	    "                    [--delay-ms MS] [--workspace-rate-interval-ms MS]\n"
+	    "                    [--workspace-burst N] [--rotate-tokens] [--token-ttl S]\n"
+	    "                    [--refresh-token-env VAR] [--scopes LIST] [--fault JSON]\n"
 	    "                    [--print] [--quiet]\n"
 	    "\n"
 	    "Simulates the Slack Web API (POST /api/<method>) for tests and demos.\n"
@@ -57,10 +61,21 @@ usage(FILE *f)
 	    "                        (default 1000)\n"
 	    "  --burst N             bucket capacity (default 1)\n"
 	    "  --delay-ms MS         answer chat.postMessage MS late, after storing it\n"
+	    "  --workspace-rate-interval-ms MS  a workspace-wide bucket per token:\n"
+	    "                        one post per MS (default 0 = off)\n"
+	    "  --workspace-burst N   its capacity (default 50)\n"
+	    "  --rotate-tokens       tokens expire (token_expired) after --token-ttl;\n"
+	    "                        oauth.v2.access grant_type=refresh_token rotates\n"
+	    "  --token-ttl S         access token lifetime with rotation (default 43200)\n"
+	    "  --refresh-token-env VAR  env var holding the first refresh token\n"
+	    "                        (default SLACK_REFRESH_TOKEN; unset: xoxe-1-test-refresh)\n"
+	    "  --scopes LIST         granted scopes, comma-separated (X-OAuth-Scopes;\n"
+	    "                        history needs channels:history, info channels:read)\n"
+	    "  --fault JSON          a fault as POST /sim/fault takes it (repeatable)\n"
 	    "  --print               print each stored message as \"[#channel] text\"\n"
 	    "  --quiet               no per-request log lines on stderr\n"
-	    "Introspection: GET /sim/messages[?channel=], /sim/calls, /sim/stats;\n"
-	    "POST /sim/reset.\n");
+	    "Introspection: GET /sim/messages[?channel=], /sim/calls, /sim/stats,\n"
+	    "/sim/fault; POST /sim/reset, /sim/fault (JSON), /sim/fault/clear.\n");
 }
 
 /* Strict decimal in [0, max]; -1 on anything else. */
@@ -135,6 +150,24 @@ collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
+/* Request headers for the call log, Authorization left out (a secret),
+ * at most 32 of them. */
+static enum MHD_Result
+collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	json_t *obj = cls, *v;
+
+	(void)kind;
+	if (key == NULL || strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0 ||
+	    json_object_size(obj) >= 32 || json_object_get(obj, key) != NULL)
+		return MHD_YES;
+	v = json_string(value != NULL ? value : "");
+	if (v != NULL)
+		json_object_set_new(obj, key, v);
+	return MHD_YES;
+}
+
 static enum MHD_Result
 send_response(struct MHD_Connection *mc, const struct sim_response *rs)
 {
@@ -151,6 +184,8 @@ send_response(struct MHD_Connection *mc, const struct sim_response *rs)
 	if (rs->retry_after[0] != '\0')
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER,
 		    rs->retry_after);
+	if (rs->scopes[0] != '\0')
+		MHD_add_response_header(r, "X-OAuth-Scopes", rs->scopes);
 	ret = MHD_queue_response(mc, rs->body != NULL ? rs->status : 500, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -250,8 +285,21 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 	if (rq.query != NULL)
 		MHD_get_connection_values(mc, MHD_GET_ARGUMENT_KIND,
 		    collect_query, rq.query);
+	rq.headers = json_object();
+	if (rq.headers != NULL)
+		MHD_get_connection_values(mc, MHD_HEADER_KIND, collect_header,
+		    rq.headers);
 	sim_api_handle(ctx, &rq, &rs);
 	json_decref(rq.query);
+	json_decref(rq.headers);
+	if (rs.drop) {
+		/* "reset" and "store then drop": close without a word. */
+		if (!ctx->cfg.quiet)
+			mlc_info("%s %s -> connection dropped %s", method, path,
+			    rs.log_note);
+		free(rs.body);
+		return MHD_NO;
+	}
 	if (!ctx->cfg.quiet)
 		mlc_info("%s %s -> %u %s", method, path,
 		    rs.body != NULL ? rs.status : 500, rs.log_note);
@@ -287,6 +335,13 @@ main(int argc, char **argv)
 		{ "rate-interval-ms", required_argument, NULL, 'r' },
 		{ "burst", required_argument, NULL, 'b' },
 		{ "delay-ms", required_argument, NULL, 'd' },
+		{ "workspace-rate-interval-ms", required_argument, NULL, 'W' },
+		{ "workspace-burst", required_argument, NULL, 'B' },
+		{ "rotate-tokens", no_argument, NULL, 'R' },
+		{ "token-ttl", required_argument, NULL, 'T' },
+		{ "refresh-token-env", required_argument, NULL, 'e' },
+		{ "scopes", required_argument, NULL, 's' },
+		{ "fault", required_argument, NULL, 'F' },
 		{ "print", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -298,6 +353,9 @@ main(int argc, char **argv)
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 	const char *host = "127.0.0.1", *port_file = NULL;
 	const char *token_env = DEFAULT_TOKEN_ENV, *tok;
+	const char *refresh_env = "SLACK_REFRESH_TOKEN";
+	const char *faults[64];
+	size_t n_faults = 0;
 	const union MHD_DaemonInfo *info;
 	struct MHD_Daemon *d = NULL;
 	struct mlc_err err = { { 0 } };
@@ -309,6 +367,10 @@ main(int argc, char **argv)
 	mlc_log_init("slacksim", MLC_LOG_INFO);
 	ctx.cfg.burst = 1;
 	ctx.cfg.rate_interval_ms = 1000;
+	ctx.cfg.ws_burst = 50;
+	ctx.cfg.token_ttl_s = 43200;
+	ctx.cfg.scopes = "chat:write,chat:write.public,channels:read,channels:history,"
+	    "groups:read,groups:history";
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
@@ -347,6 +409,43 @@ main(int argc, char **argv)
 			}
 			ctx.cfg.delay_ms = v;
 			break;
+		case 'W':
+			if (parse_u64(optarg, 86400000u, &v) != 0) {
+				fprintf(stderr, "mlc-slacksim: --workspace-rate-interval-ms wants 0-86400000, got '%s'\n", optarg);
+				return 2;
+			}
+			ctx.cfg.ws_interval_ms = v;
+			break;
+		case 'B':
+			if (parse_u64(optarg, 1000000u, &v) != 0 || v == 0) {
+				fprintf(stderr, "mlc-slacksim: --workspace-burst wants 1-1000000, got '%s'\n", optarg);
+				return 2;
+			}
+			ctx.cfg.ws_burst = (unsigned)v;
+			break;
+		case 'R':
+			ctx.cfg.rotate = 1;
+			break;
+		case 'T':
+			if (parse_u64(optarg, 86400u * 365, &v) != 0 || v == 0) {
+				fprintf(stderr, "mlc-slacksim: --token-ttl wants 1-31536000 seconds, got '%s'\n", optarg);
+				return 2;
+			}
+			ctx.cfg.token_ttl_s = v;
+			break;
+		case 'e':
+			refresh_env = optarg;
+			break;
+		case 's':
+			ctx.cfg.scopes = optarg;
+			break;
+		case 'F':
+			if (n_faults == sizeof(faults) / sizeof(faults[0])) {
+				fprintf(stderr, "mlc-slacksim: at most 64 --fault\n");
+				return 2;
+			}
+			faults[n_faults++] = optarg;
+			break;
 		case 'P':
 			ctx.cfg.print = 1;
 			break;
@@ -382,12 +481,35 @@ main(int argc, char **argv)
 	tok = getenv(token_env);
 	ctx.cfg.token = (tok != NULL && *tok != '\0') ? tok : DEFAULT_TOKEN;
 
+	tok = getenv(refresh_env);
+	ctx.cfg.refresh_token = (tok != NULL && *tok != '\0') ? tok :
+	    "xoxe-1-test-refresh";
+
 	ctx.store = sim_store_new(ctx.cfg.print, &err);
 	ctx.rl = sim_rl_new(ctx.cfg.burst, ctx.cfg.rate_interval_ms);
-	if (ctx.store == NULL || ctx.rl == NULL) {
+	if (ctx.cfg.ws_interval_ms > 0)
+		ctx.ws_rl = sim_rl_new(ctx.cfg.ws_burst, ctx.cfg.ws_interval_ms);
+	ctx.faults = sim_faults_new();
+	ctx.tokens = sim_tokens_new(ctx.cfg.token, ctx.cfg.refresh_token,
+	    ctx.cfg.rotate, ctx.cfg.token_ttl_s);
+	if (ctx.store == NULL || ctx.rl == NULL || ctx.faults == NULL ||
+	    ctx.tokens == NULL || (ctx.cfg.ws_interval_ms > 0 && ctx.ws_rl == NULL)) {
 		fprintf(stderr, "mlc-slacksim: %s\n",
 		    err.msg[0] ? err.msg : "out of memory");
 		goto out;
+	}
+
+	for (size_t i = 0; i < n_faults; i++) {
+		json_t *spec = json_loads(faults[i], 0, NULL);
+		int r = sim_faults_add(ctx.faults, spec, &err);
+
+		json_decref(spec);
+		if (r != 0) {
+			fprintf(stderr, "mlc-slacksim: --fault '%s': %s\n", faults[i],
+			    err.msg);
+			rc = 2;
+			goto out;
+		}
 	}
 
 	/* Block the signals before MHD starts its threads so they inherit the
@@ -440,6 +562,9 @@ out:
 	if (d != NULL)
 		MHD_stop_daemon(d);
 	sim_rl_destroy(&ctx.rl);
+	sim_rl_destroy(&ctx.ws_rl);
+	sim_faults_destroy(&ctx.faults);
+	sim_tokens_destroy(&ctx.tokens);
 	sim_store_destroy(&ctx.store);
 	return rc;
 }

@@ -39,7 +39,7 @@
 #define SIM_MAX_BODY          (1024u * 1024u)  /* request body; else 413 */
 #define SIM_MAX_MESSAGES      1000000u         /* stored messages; oldest dropped */
 #define SIM_MAX_MESSAGE_BYTES (512u << 20)     /* bytes of stored text/blocks/metadata */
-#define SIM_MAX_CALLS         1000000u         /* call log entries; oldest dropped */
+#define SIM_MAX_CALLS         200000u          /* call log entries; oldest dropped */
 #define SIM_MAX_CHANNELS      100000u          /* auto-created channels */
 #define SIM_MAX_RL_BUCKETS    200000u          /* live rate-limit buckets */
 
@@ -105,6 +105,15 @@ struct sim_call {
 	char error[48];     /* "" = none */
 	char channel[32];   /* resolved ID, else the raw argument; "" = none */
 	uint64_t at_ms;     /* wall clock, Unix ms */
+	/* Request headers but Authorization, as compact JSON ("{}" if they
+	 * did not fit), and a summary of the parsed body. */
+	char headers[512];
+	char msg_id[160];   /* metadata.event_payload.msg_id, "" = none */
+	char fault[32];     /* fault injected ("error", "reset", ...), "" = none */
+	unsigned text_chars;
+	unsigned n_blocks;
+	int has_metadata;
+	int dropped;        /* the connection was closed without an answer */
 };
 
 /* What to store for one chat.postMessage; JSON fields are compact JSON text
@@ -188,6 +197,69 @@ json_t *sim_store_messages_json(struct sim_store *st, const char *channel_id,
 json_t *sim_store_calls_json(struct sim_store *st, size_t limit);
 json_t *sim_store_stats_json(struct sim_store *st);
 
+/* ---- fault.c: faults switched on at runtime (POST /sim/fault) ------------ */
+
+enum sim_fault_kind {
+	SIM_FAULT_ERROR,          /* HTTP 200 {"ok":false,"error":code} */
+	SIM_FAULT_HTTP,           /* an HTTP status with an HTML body */
+	SIM_FAULT_RESET,          /* close the connection without answering */
+	SIM_FAULT_SLOW,           /* do the call, answer slow_ms late */
+	SIM_FAULT_STORE_THEN_DROP,/* store the post, then close without answering */
+	SIM_FAULT_RATELIMIT,      /* 429 */
+};
+
+enum sim_rl_mode { SIM_RL_ONCE, SIM_RL_ALWAYS, SIM_RL_NO_RETRY_AFTER };
+
+struct sim_fault {
+	enum sim_fault_kind kind;
+	char method[48];     /* default "chat.postMessage"; "*" = every method */
+	char channel[96];    /* name (no '#', lower case) or ID; "" = any */
+	char token[128];     /* "" = any */
+	char error[64];
+	unsigned http;
+	uint64_t slow_ms;
+	unsigned pct;        /* store_then_drop: percent of matching posts */
+	enum sim_rl_mode rl_mode;
+	unsigned retry_after;/* ratelimit: Retry-After seconds (default 1) */
+	long count;          /* triggers left; -1 = forever */
+};
+
+struct sim_faults;
+
+struct sim_faults *sim_faults_new(void);
+void sim_faults_destroy(struct sim_faults **fp);
+/*
+ * Adds a fault from its JSON spec: {"channel": name-or-ID or "*", "token":
+ * optional, "method": optional, "count": N or -1, and one of "error": code,
+ * "http": status, "reset": true, "slow_ms": N, "store_then_drop": PCT,
+ * "ratelimit": "once"|"always"|"no_retry_after" (+ "retry_after": S)}.
+ * 0, or -1 with a reason in err.
+ */
+int sim_faults_add(struct sim_faults *f, json_t *spec, struct mlc_err *err);
+void sim_faults_clear(struct sim_faults *f);
+json_t *sim_faults_json(struct sim_faults *f);
+/* The first fault matching the call, with one trigger consumed (a fault
+ * whose count reaches 0 is removed). 1 = *out filled, 0 = none. */
+int sim_faults_take(struct sim_faults *f, const char *method, const char *chan_id,
+    const char *chan_name, const char *token, struct sim_fault *out);
+
+/* ---- tokens.c: bot tokens, rotation (oauth.v2.access) --------------------- */
+
+struct sim_tokens;
+
+/* token: the accepted bot token; with rotate, it and every token issued
+ * expire ttl_s after they were issued (the first at start). refresh: the
+ * first valid refresh token. */
+struct sim_tokens *sim_tokens_new(const char *token, const char *refresh, int rotate,
+    uint64_t ttl_s);
+void sim_tokens_destroy(struct sim_tokens **tp);
+/* NULL if valid, else "invalid_auth" or "token_expired". */
+const char *sim_tokens_check(struct sim_tokens *t, const char *token, uint64_t now_ms);
+/* grant_type=refresh_token: on success fills a new pair (the old refresh
+ * token is revoked) and returns NULL; else the error code. */
+const char *sim_tokens_refresh(struct sim_tokens *t, const char *refresh,
+    uint64_t now_ms, char access_out[80], char refresh_out[80], uint64_t *expires_in_s);
+
 /* ---- api.c: one request in, one response out ----------------------------- */
 
 struct sim_config {
@@ -195,6 +267,12 @@ struct sim_config {
 	unsigned burst;
 	uint64_t rate_interval_ms;  /* 0 = no limiting */
 	uint64_t delay_ms;          /* chat.postMessage answers this late, after storing */
+	unsigned ws_burst;          /* workspace-wide bucket (per token) */
+	uint64_t ws_interval_ms;    /* 0 = no workspace limit */
+	int rotate;                 /* --rotate-tokens */
+	uint64_t token_ttl_s;
+	const char *refresh_token;  /* first refresh token */
+	const char *scopes;         /* granted scopes (X-OAuth-Scopes) */
 	int print;
 	int quiet;
 };
@@ -203,6 +281,9 @@ struct sim_ctx {
 	struct sim_config cfg;
 	struct sim_store *store;
 	struct sim_rl *rl;
+	struct sim_rl *ws_rl;
+	struct sim_faults *faults;
+	struct sim_tokens *tokens;
 };
 
 struct sim_request {
@@ -213,6 +294,7 @@ struct sim_request {
 	const char *body;           /* not NUL-terminated; may be NULL if empty */
 	size_t body_len;
 	json_t *query;              /* object of query-string strings; borrowed */
+	json_t *headers;            /* request headers but Authorization; borrowed, may be NULL */
 };
 
 struct sim_response {
@@ -221,6 +303,8 @@ struct sim_response {
 	size_t body_len;
 	const char *content_type;   /* static string */
 	char retry_after[24];       /* "" = no Retry-After header */
+	char scopes[256];           /* "" = no X-OAuth-Scopes header */
+	int drop;                   /* close the connection without answering */
 	/* For the log line: */
 	char log_note[128];
 };

@@ -653,11 +653,18 @@ sim_store_calls_json(struct sim_store *st, size_t limit)
 		const struct sim_call *c = ring_at(&st->calls, i);
 		json_t *o;
 
-		o = json_pack("{s:s, s:i, s:b, s:o, s:o, s:I}",
+		o = json_pack("{s:s, s:i, s:b, s:o, s:o, s:I, s:o, s:{s:i, s:i, s:b, s:o},"
+		    " s:o, s:b}",
 		    "method", c->method, "status", (int)c->status, "ok", c->ok,
 		    "error", c->error[0] ? json_string(c->error) : json_null(),
 		    "channel", c->channel[0] ? json_string(c->channel) :
-		    json_null(), "at_ms", (json_int_t)c->at_ms);
+		    json_null(), "at_ms", (json_int_t)c->at_ms,
+		    "headers", json_or_null(c->headers),
+		    "body", "text_chars", (int)c->text_chars, "blocks", (int)c->n_blocks,
+		    "metadata", c->has_metadata,
+		    "msg_id", c->msg_id[0] ? json_string(c->msg_id) : json_null(),
+		    "fault", c->fault[0] ? json_string(c->fault) : json_null(),
+		    "dropped", c->dropped);
 		if (o == NULL || json_array_append_new(arr, o) != 0)
 			goto fail;
 	}

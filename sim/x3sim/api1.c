@@ -15,6 +15,11 @@
  * is kept, so the simulator holds no per-client state. `startIndex` in the
  * next URL only feeds `$startIndex` (1-based position of the page's first
  * row); `$totalResults` counts the rows matching `where` right now.
+ *
+ * GACCENTRY resources carry their lines as the array field "GACCENTRYD".
+ * With the paging_changes fault on, every page that has a next page is
+ * followed by changes to records of that class before the client asks for
+ * the next one: what a busy X3 does to a poller mid-query.
  */
 #include "x3sim.h"
 
@@ -34,9 +39,10 @@ struct x3_class {
 	enum x3_entity ent;
 };
 
-/* Later entities (PINVOICE, GACCENTRY) are one line each here. */
 static const struct x3_class classes[] = {
 	{ "PORDER", X3_ENT_PORDER },
+	{ "PINVOICE", X3_ENT_PINVOICE },
+	{ "GACCENTRY", X3_ENT_GACCENTRY },
 };
 
 /* Parses 1..max decimal digits into [lo, hi]; 0 / -1. */
@@ -128,6 +134,18 @@ render_resource(struct x3_buf *b, const struct x3_server *srv,
 			x3_buf_json_str(b, rec->v[i].ref);
 			x3_buf_puts(b, "}");
 		}
+	}
+	if (s->lines_name != NULL) {
+		x3_buf_printf(b, ",\"%s\":[", s->lines_name);
+		for (int l = 0; l < rec->nlines && l < X3_MAX_LINES; l++) {
+			x3_buf_puts(b, l ? ",{" : "{");
+			for (int i = 0; i < s->nline_fields; i++) {
+				x3_buf_printf(b, "%s\"%s\":", i ? "," : "", s->line_fields[i].name);
+				render_value(b, &s->line_fields[i], &rec->lines[l][i]);
+			}
+			x3_buf_puts(b, "}");
+		}
+		x3_buf_puts(b, "]");
 	}
 	x3_buf_puts(b, "}");
 }
@@ -249,8 +267,9 @@ get_param(const struct x3_req *rq, const char *name, size_t max,
 }
 
 static void
-handle_query(const struct x3_req *rq, struct x3_table *t, struct x3_reply *r)
+handle_query(const struct x3_req *rq, enum x3_entity ent, struct x3_reply *r)
 {
+	struct x3_table *t = &rq->srv->store->tables[ent];
 	const struct x3_schema *s = t->schema;
 	struct x3_server *srv = rq->srv;
 	const char *count_s, *where_s, *order_s, *cursor_s, *start_s, *key_s;
@@ -366,6 +385,8 @@ handle_query(const struct x3_req *rq, struct x3_table *t, struct x3_reply *r)
 			x3_buf_url_enc(&b, key_s);
 		}
 		x3_buf_printf(&b, "&startIndex=%lu&cursor=%s\"}", start + npage, cur);
+		/* After the page is rendered: it shows the rows as they were. */
+		x3_gen_modify_locked(srv->gen, ent, x3_fault_paging_changes(srv->faults));
 	}
 	x3_buf_puts(&b, "}}");
 	x3_store_unlock(srv->store);
@@ -477,7 +498,7 @@ x3_api1_handle(const struct x3_req *rq, struct x3_reply *r)
 		return;
 	}
 	if (*cls_end == '\0') {
-		handle_query(rq, &rq->srv->store->tables[c->ent], r);
+		handle_query(rq, c->ent, r);
 		return;
 	}
 	if (parse_key_segment(cls_end, key, sizeof(key)) != 0) {

@@ -2,12 +2,20 @@
  * simctl.c: the simulator's own routes, outside anything X3 has. No auth:
  * they serve tests and the demo, on loopback.
  *
- *   GET  /sim/truth       every distinct (key, stamp) version served by api1
- *   GET  /sim/stats       {"generated","served_versions","requests",...}
+ *   GET  /sim/truth[?entity=po|pinv|gl]  every distinct (key, stamp)
+ *                         version of that entity (default po) served by
+ *                         api1 or GraphQL
+ *   GET  /sim/stats       {"generated","served_versions","requests",
+ *                         "records","paused","records_by_entity","routes",
+ *                         "faults","auth"}
  *   POST /sim/generate?n=K  K changes now (1..100000, default 1);
- *                         &mode=create makes K new records only (no
- *                         modifications), for tests that kill the poller
+ *                         &entity=po|pinv|gl|any (default po, as before
+ *                         there were three; any = a random mix of the
+ *                         enabled entities); &mode=create makes K new
+ *                         records only (no modifications), for tests that
+ *                         kill the poller
  *   POST /sim/pause, /sim/resume  stop / restart automatic changes
+ *   (/sim/fault is fault.c's, /sim/token/... auth.c's.)
  *
  * Truth amounts are strings ("123.40") so that a test reading them with any
  * JSON library compares exact decimals.
@@ -23,14 +31,14 @@
 #include "mlc_time.h"
 
 static json_t *
-truth_fields(const struct x3_schema *s, const struct x3_record *rec)
+value_fields(const struct x3_field *fields, int nfields, const struct x3_value *vals)
 {
 	json_t *o = json_object();
 	char tmp[32];
 
-	for (int i = 0; o != NULL && i < s->nfields; i++) {
-		const struct x3_field *f = &s->fields[i];
-		const struct x3_value *v = &rec->v[i];
+	for (int i = 0; o != NULL && i < nfields; i++) {
+		const struct x3_field *f = &fields[i];
+		const struct x3_value *v = &vals[i];
 		json_t *j = NULL;
 
 		switch (f->type) {
@@ -65,30 +73,37 @@ truth_fields(const struct x3_schema *s, const struct x3_record *rec)
 	return o;
 }
 
-static void
-reply_json(struct x3_reply *r, int status, json_t *root)
+static json_t *
+truth_fields(const struct x3_schema *s, const struct x3_record *rec)
 {
-	char *body = root ? json_dumps(root, JSON_COMPACT) : NULL;
+	json_t *o = value_fields(s->fields, s->nfields, rec->v);
 
-	json_decref(root);
-	if (body == NULL) {
-		x3_reply_diag(r, 500, "ApplicationDiagnosis", NULL, "out of memory");
-		return;
+	if (o != NULL && s->lines_name != NULL) {
+		json_t *lines = json_array();
+
+		for (int l = 0; lines != NULL && l < rec->nlines && l < X3_MAX_LINES; l++)
+			json_array_append_new(lines, value_fields(s->line_fields, s->nline_fields,
+			    rec->lines[l]));
+		json_object_set_new(o, s->lines_name, lines);
 	}
-	free(r->body);
-	r->status = status;
-	r->body = body;
-	r->len = strlen(body);
+	return o;
 }
 
 static void
 truth(const struct x3_req *rq, struct x3_reply *r)
 {
 	struct x3_store *st = rq->srv->store;
-	json_t *versions = json_array();
+	const char *ename = x3_req_arg(rq, "entity");
+	int e = ename ? x3_entity_parse(ename) : X3_ENT_PORDER;
+	json_t *versions;
 
+	if (e < 0) {
+		x3_reply_diag(r, 400, "BadQueryParameter", NULL, "entity must be po, pinv or gl");
+		return;
+	}
+	versions = json_array();
 	x3_store_lock(st);
-	for (int e = 0; versions != NULL && e < X3_ENT_COUNT; e++) {
+	if (versions != NULL) {
 		const struct x3_table *t = &st->tables[e];
 		const struct x3_schema *s = t->schema;
 
@@ -106,33 +121,52 @@ truth(const struct x3_req *rq, struct x3_reply *r)
 		}
 	}
 	x3_store_unlock(st);
-	reply_json(r, 200, versions ? json_pack("{s:o}", "versions", versions) : NULL);
+	x3_reply_json(r, 200, versions ? json_pack("{s:o}", "versions", versions) : NULL);
 }
 
 static void
 stats(const struct x3_req *rq, struct x3_reply *r)
 {
 	struct x3_store *st = rq->srv->store;
+	const uint64_t *rt = rq->srv->routes;
 	json_t *o;
 
 	x3_store_lock(st);
-	o = json_pack("{s:I, s:I, s:I, s:I, s:b}",
+	o = json_pack("{s:I, s:I, s:I, s:I, s:b, s:{s:I, s:I, s:I}, "
+	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
 	    "generated", (json_int_t)st->generated,
 	    "served_versions", (json_int_t)x3_store_served_total(st),
 	    "requests", (json_int_t)st->requests,
 	    "records", (json_int_t)st->tables[X3_ENT_PORDER].nrecs,
-	    "paused", rq->srv->gen->paused);
+	    "paused", rq->srv->gen->paused,
+	    "records_by_entity",
+	    "po", (json_int_t)st->tables[X3_ENT_PORDER].nrecs,
+	    "pinv", (json_int_t)st->tables[X3_ENT_PINVOICE].nrecs,
+	    "gl", (json_int_t)st->tables[X3_ENT_GACCENTRY].nrecs,
+	    "routes",
+	    "api1", (json_int_t)rt[X3_ROUTE_API1],
+	    "graphql", (json_int_t)rt[X3_ROUTE_GRAPHQL],
+	    "token", (json_int_t)rt[X3_ROUTE_TOKEN],
+	    "authorise", (json_int_t)rt[X3_ROUTE_AUTHORISE],
+	    "sim", (json_int_t)rt[X3_ROUTE_SIM],
+	    "other", (json_int_t)rt[X3_ROUTE_OTHER]);
 	x3_store_unlock(st);
-	reply_json(r, 200, o);
+	if (o != NULL) {
+		/* Taken outside the store lock: those modules lock their own. */
+		json_object_set_new(o, "faults", x3_fault_fired_json(rq->srv->faults));
+		json_object_set_new(o, "auth", x3_auth_stats_json(rq->srv->auth));
+	}
+	x3_reply_json(r, 200, o);
 }
 
 static void
 generate(const struct x3_req *rq, struct x3_reply *r)
 {
 	const char *ns = x3_req_arg(rq, "n");
-	const char *mode;
+	const char *mode, *ename = x3_req_arg(rq, "entity");
 	unsigned long n = 1;
 	char *end = NULL;
+	int ent = X3_ENT_PORDER; /* backward compatible: no entity = po */
 
 	if (ns != NULL) {
 		if (strnlen(ns, 8) > 6 || ns[0] < '0' || ns[0] > '9' ||
@@ -142,25 +176,24 @@ generate(const struct x3_req *rq, struct x3_reply *r)
 			return;
 		}
 	}
+	if (ename != NULL && strcmp(ename, "any") == 0)
+		ent = -1;
+	else if (ename != NULL && (ent = x3_entity_parse(ename)) < 0) {
+		x3_reply_diag(r, 400, "BadQueryParameter", NULL,
+		    "entity must be po, pinv, gl or any");
+		return;
+	}
 	mode = x3_req_arg(rq, "mode");
 	if (mode != NULL && strcmp(mode, "create") == 0) {
-		uint64_t before;
-
-		x3_store_lock(rq->srv->gen->store);
-		before = rq->srv->gen->store->generated;
-		x3_store_unlock(rq->srv->gen->store);
-		x3_gen_initial(rq->srv->gen, (unsigned)n);
-		x3_store_lock(rq->srv->gen->store);
-		n = (unsigned long)(rq->srv->gen->store->generated - before);
-		x3_store_unlock(rq->srv->gen->store);
+		n = x3_gen_create(rq->srv->gen, ent, (unsigned)n);
 	} else if (mode != NULL && strcmp(mode, "any") != 0) {
 		x3_reply_diag(r, 400, "BadQueryParameter", NULL,
 		    "mode must be 'any' (default) or 'create'");
 		return;
 	} else {
-		n = x3_gen_run(rq->srv->gen, (unsigned)n);
+		n = x3_gen_run(rq->srv->gen, ent, (unsigned)n);
 	}
-	reply_json(r, 200, json_pack("{s:I}", "generated", (json_int_t)n));
+	x3_reply_json(r, 200, json_pack("{s:I}", "generated", (json_int_t)n));
 }
 
 void
@@ -178,7 +211,7 @@ x3_simctl_handle(const struct x3_req *rq, struct x3_reply *r)
 		generate(rq, r);
 	} else if ((strcmp(p, "pause") == 0 || strcmp(p, "resume") == 0) && post) {
 		x3_gen_set_paused(rq->srv->gen, p[0] == 'p');
-		reply_json(r, 200, json_pack("{s:b}", "paused", p[0] == 'p'));
+		x3_reply_json(r, 200, json_pack("{s:b}", "paused", p[0] == 'p'));
 	} else if (strcmp(p, "truth") == 0 || strcmp(p, "stats") == 0 ||
 	    strcmp(p, "generate") == 0 || strcmp(p, "pause") == 0 ||
 	    strcmp(p, "resume") == 0) {

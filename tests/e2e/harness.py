@@ -113,6 +113,7 @@ x3:
     - name: purchase_order
       class: PORDER
       key: POHNUM
+      notify: [approved, modified, created]
 slack:
   api_url: {slackurl}/api
   token_env: SLACK_BOT_TOKEN
@@ -121,7 +122,9 @@ slack:
   max_attempts: 8
 routes:
 {routes}
-"""
+auditor:
+  http_listen: 127.0.0.1:0
+{extra}"""
 
 
 class Pipeline:
@@ -148,7 +151,7 @@ class Pipeline:
                          for i, c in enumerate(channels))
         values = dict(tmp=self.tmp, log_level="info", resend_after="1s", page_size=7, poll_interval="1s",
                       slack_timeout="5s", min_interval="20ms", x3url=self.x3.url, slackurl=self.slack.url,
-                      dispatchers=disp.rstrip("\n"), routes=routes.rstrip("\n"))
+                      dispatchers=disp.rstrip("\n"), routes=routes.rstrip("\n"), extra="")
         values.update(cfg)
         self.config = os.path.join(self.tmp, "mlc.yaml")
         with open(self.config, "w") as f:

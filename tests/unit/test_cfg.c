@@ -196,7 +196,7 @@ test_example_file_loads(void **state)
 	e = mlc_cfg_entity_find(&g_cfg, "gl_entry");
 	assert_non_null(e);
 	assert_int_equal(e->enabled, 0);
-	assert_int_equal(g_cfg.n_routes, 2);
+	assert_int_equal(g_cfg.n_routes, 4); /* tests/unit/test_route.c checks what they do */
 	assert_string_equal(g_cfg.routes[0].channel, "#procure");
 	assert_int_equal(g_cfg.audit_retention_ms, 90LL * 86400 * 1000);
 }
@@ -381,11 +381,13 @@ test_log_level_lists_accepted_values(void **state)
 }
 
 static void
-test_auth_accepts_only_basic_and_lists_it(void **state)
+test_auth_accepts_only_known_modes_and_lists_them(void **state)
 {
 	(void)state;
-	expect_error(LOAD_EDIT(1, 13, "  folder: SEED\n  auth: oauth2"),
-	    "t.yaml:14: key 'x3.auth': must be one of basic (got 'oauth2')");
+	/* issue 3: basic, oauth2 and connected_app (tests/unit/test_x3_cfg.c) */
+	expect_error(LOAD_EDIT(1, 13, "  folder: SEED\n  auth: kerberos"),
+	    "t.yaml:14: key 'x3.auth': must be one of basic, oauth2, connected_app "
+	    "(got 'kerberos')");
 }
 
 static void
@@ -799,7 +801,7 @@ main(void)
 		cmocka_unit_test(test_bad_boolean_is_rejected),
 		cmocka_unit_test(test_bad_durations_are_rejected),
 		cmocka_unit_test(test_log_level_lists_accepted_values),
-		cmocka_unit_test(test_auth_accepts_only_basic_and_lists_it),
+		cmocka_unit_test(test_auth_accepts_only_known_modes_and_lists_them),
 		cmocka_unit_test(test_aliases_are_rejected),
 		cmocka_unit_test(test_missing_required_key_reports_parent_line),
 		cmocka_unit_test(test_missing_required_section_reports_line_1),

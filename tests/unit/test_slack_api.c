@@ -344,6 +344,158 @@ test_outcome_names_are_distinct(void **state)
 	assert_string_equal(slack_outcome_name(SLACK_POSTED), "posted");
 }
 
+/* ---- resolving in-doubt posts, rotation ---- */
+
+static void
+test_ok_true_captures_the_channel_id_for_history(void **state)
+{
+	const char *body = "{\"ok\":true,\"channel\":\"C0ABCDEF12\",\"ts\":\"1.000001\"}";
+	struct slack_result r;
+
+	(void)state;
+	slack_classify(1, 1, NULL, 200, body, strlen(body), -1, &r);
+	assert_int_equal(r.outcome, SLACK_POSTED);
+	assert_string_equal(r.channel, "C0ABCDEF12");
+}
+
+static void
+test_history_body_asks_from_oldest_with_metadata_and_cursor(void **state)
+{
+	char *b;
+
+	(void)state;
+	b = slack_history_body("C0ABCDEF12", 1795917797349LL, "bmV4dF90czox");
+	assert_non_null(b);
+	assert_non_null(strstr(b, "channel=C0ABCDEF12"));
+	assert_non_null(strstr(b, "oldest=1795917797.349000"));
+	assert_non_null(strstr(b, "include_all_metadata=true"));
+	assert_non_null(strstr(b, "inclusive=true"));
+	assert_non_null(strstr(b, "cursor=bmV4dF90czox"));
+	free(b);
+	b = slack_history_body("C0ABCDEF12", 5, "");
+	assert_null(strstr(b, "cursor"));
+	free(b);
+}
+
+static void
+test_history_finds_the_message_by_msg_id_in_metadata(void **state)
+{
+	const char *body = "{\"ok\":true,\"has_more\":false,\"messages\":["
+	    "{\"ts\":\"2.000000\",\"metadata\":{\"event_type\":\"x\",\"event_payload\":{\"msg_id\":\"other\"}}},"
+	    "{\"ts\":\"1.000005\",\"text\":\"no metadata\"},"
+	    "{\"ts\":\"1.000001\",\"metadata\":{\"event_type\":\"mlc_notification\","
+	    "\"event_payload\":{\"msg_id\":\"po/1/x\",\"record_id\":\"po/1\"}}}]}";
+	struct slack_history_result h;
+
+	(void)state;
+	slack_history_scan(1, 200, body, strlen(body), -1, "po/1/x", &h);
+	assert_int_equal(h.outcome, SLACK_HIST_FOUND);
+	assert_string_equal(h.ts, "1.000001");
+	slack_history_scan(1, 200, body, strlen(body), -1, "po/1", &h);
+	assert_int_equal(h.outcome, SLACK_HIST_ABSENT);
+}
+
+static void
+test_history_pages_with_the_next_cursor(void **state)
+{
+	const char *body = "{\"ok\":true,\"has_more\":true,\"messages\":[],"
+	    "\"response_metadata\":{\"next_cursor\":\"abc=\"}}";
+	struct slack_history_result h;
+
+	(void)state;
+	slack_history_scan(1, 200, body, strlen(body), -1, "m", &h);
+	assert_int_equal(h.outcome, SLACK_HIST_MORE);
+	assert_string_equal(h.cursor, "abc=");
+}
+
+static void
+test_history_errors_say_whether_to_give_up_or_ask_again(void **state)
+{
+	static const struct {
+		long status;
+		const char *body;
+		enum slack_hist want;
+	} cases[] = {
+		{ 200, "{\"ok\":false,\"error\":\"missing_scope\"}", SLACK_HIST_NO_SCOPE },
+		{ 200, "{\"ok\":false,\"error\":\"not_in_channel\"}", SLACK_HIST_CANNOT_CHECK },
+		{ 200, "{\"ok\":false,\"error\":\"token_expired\"}", SLACK_HIST_TOKEN_EXPIRED },
+		{ 200, "{\"ok\":false,\"error\":\"internal_error\"}", SLACK_HIST_RETRY },
+		{ 503, "<html>down</html>", SLACK_HIST_RETRY },
+		{ 429, "{\"ok\":false,\"error\":\"ratelimited\"}", SLACK_HIST_RETRY },
+		{ 200, "{\"ok\":true}", SLACK_HIST_RETRY },
+		{ 200, "not json", SLACK_HIST_RETRY },
+	};
+	struct slack_history_result h;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		slack_history_scan(1, cases[i].status, cases[i].body, strlen(cases[i].body),
+		    7, "m", &h);
+		if (h.outcome != cases[i].want)
+			fail_msg("case %zu: outcome %d, want %d", i, h.outcome, cases[i].want);
+	}
+	slack_history_scan(1, 429, "", 0, 7, "m", &h);
+	assert_int_equal(h.retry_after_s, 7);
+	slack_history_scan(0, 0, NULL, 0, -1, "m", &h);
+	assert_int_equal(h.outcome, SLACK_HIST_RETRY);
+}
+
+static void
+test_info_scan_reads_the_id_or_says_unknown(void **state)
+{
+	const char *ok = "{\"ok\":true,\"channel\":{\"id\":\"C0ABCDEF12\",\"name\":\"procure\"}}";
+	const char *nf = "{\"ok\":false,\"error\":\"channel_not_found\"}";
+	const char *other = "{\"ok\":false,\"error\":\"missing_scope\"}";
+	char id[32], e[64];
+
+	(void)state;
+	assert_int_equal(slack_info_scan(1, 200, ok, strlen(ok), id, sizeof(id), e, sizeof(e)), 1);
+	assert_string_equal(id, "C0ABCDEF12");
+	assert_int_equal(slack_info_scan(1, 200, nf, strlen(nf), id, sizeof(id), e, sizeof(e)), 0);
+	assert_int_equal(slack_info_scan(1, 200, other, strlen(other), id, sizeof(id), e,
+	    sizeof(e)), -1);
+	assert_string_equal(e, "missing_scope");
+	assert_int_equal(slack_info_scan(1, 200, ok, strlen(ok), id, 5, e, sizeof(e)), -1);
+}
+
+static void
+test_refresh_body_and_answer(void **state)
+{
+	const char *ans = "{\"ok\":true,\"access_token\":\"xoxe.xoxb-new\",\"refresh_token\":"
+	    "\"xoxe-1-new\",\"expires_in\":43200,\"token_type\":\"bot\"}";
+	const char *bad = "{\"ok\":false,\"error\":\"invalid_refresh_token\"}";
+	char *b, *acc, *ref;
+	long exp;
+	struct mlc_err err;
+
+	(void)state;
+	b = slack_refresh_body("123.456", "s&cret", "xoxe-1-old");
+	assert_non_null(b);
+	assert_non_null(strstr(b, "grant_type=refresh_token"));
+	assert_non_null(strstr(b, "refresh_token=xoxe-1-old"));
+	assert_non_null(strstr(b, "client_secret=s%26cret"));
+	free(b);
+	assert_int_equal(slack_refresh_scan(200, ans, strlen(ans), &acc, &ref, &exp, &err), 0);
+	assert_string_equal(acc, "xoxe.xoxb-new");
+	assert_string_equal(ref, "xoxe-1-new");
+	assert_int_equal(exp, 43200);
+	free(acc);
+	free(ref);
+	assert_int_equal(slack_refresh_scan(200, bad, strlen(bad), &acc, &ref, &exp, &err), -1);
+	assert_null(acc);
+	assert_non_null(strstr(err.msg, "invalid_refresh_token"));
+}
+
+static void
+test_scopes_header_tells_whether_history_is_readable(void **state)
+{
+	(void)state;
+	assert_true(slack_scopes_allow_history(" chat:write,channels:history,channels:read"));
+	assert_false(slack_scopes_allow_history(" chat:write,channels:read"));
+	assert_false(slack_scopes_allow_history("chat:write,channels:history2"));
+	assert_false(slack_scopes_allow_history(""));
+}
+
 int
 main(void)
 {
@@ -363,6 +515,14 @@ main(void)
 		cmocka_unit_test(test_ok_true_captures_ts),
 		cmocka_unit_test(test_classify_reads_only_len_bytes),
 		cmocka_unit_test(test_outcome_names_are_distinct),
+		cmocka_unit_test(test_ok_true_captures_the_channel_id_for_history),
+		cmocka_unit_test(test_history_body_asks_from_oldest_with_metadata_and_cursor),
+		cmocka_unit_test(test_history_finds_the_message_by_msg_id_in_metadata),
+		cmocka_unit_test(test_history_pages_with_the_next_cursor),
+		cmocka_unit_test(test_history_errors_say_whether_to_give_up_or_ask_again),
+		cmocka_unit_test(test_info_scan_reads_the_id_or_says_unknown),
+		cmocka_unit_test(test_refresh_body_and_answer),
+		cmocka_unit_test(test_scopes_header_tells_whether_history_is_readable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

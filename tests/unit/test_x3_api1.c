@@ -20,6 +20,7 @@
 
 #include "mlc_time.h"
 #include "x3_api1.h"
+#include "x3_client.h"
 
 #define BASE "http://127.0.0.1:8124"
 
@@ -540,10 +541,77 @@ test_describe_error_fits_small_buffer(void **state)
 	assert_memory_equal(out, "HTTP 400 fr", 11);
 }
 
+static void
+test_gl_lines_array_is_flattened_with_indexes(void **state)
+{
+	static const struct mlc_cfg_entity gl = {
+		.name = "gl_entry", .class_name = "GACCENTRY", .representation = "GACCENTRY",
+		.key_field = "NUM", .stamp_field = "UPDDATTIM", .enabled = 1,
+	};
+	const char *body = "{\"$resources\":[{\"NUM\":\"000123\",\"TYP\":\"SPINV\","
+	    "\"UPDDATTIM\":\"2024-05-01T10:00:00Z\",\"GACCENTRYD\":[{\"LIN\":1,"
+	    "\"ACC\":\"401000\",\"SNS\":-1,\"AMTCUR\":120.00,\"BPR_REF\":"
+	    "{\"$description\":\"Acme\"}},{\"LIN\":2,\"ACC\":\"607000\",\"SNS\":1,"
+	    "\"AMTCUR\":100.00}]}]}";
+	struct x3_page page;
+	struct mlc_err err;
+
+	(void)state;
+	assert_int_equal(x3_api1_parse_page(body, strlen(body), &gl, BASE, &page, &err), 0);
+	assert_string_equal(row_field(&page.rows[0], "GACCENTRYD.0.ACC"), "401000");
+	assert_string_equal(row_field(&page.rows[0], "GACCENTRYD.0.SNS"), "-1");
+	assert_string_equal(row_field(&page.rows[0], "GACCENTRYD.0.AMTCUR"), "120.00");
+	assert_string_equal(row_field(&page.rows[0], "GACCENTRYD.0.BPR_REF"), "Acme");
+	assert_string_equal(row_field(&page.rows[0], "GACCENTRYD.1.ACC"), "607000");
+	assert_null(row_field(&page.rows[0], "GACCENTRYD.2.ACC"));
+	x3_page_free(&page);
+}
+
+static void
+test_x3_errors_name_the_setting_to_check(void **state)
+{
+	static struct mlc_cfg cfg;
+	char out[700];
+	const char *where = "{\"$diagnoses\":[{\"$severity\":\"error\",\"$sdataCode\":"
+	    "\"BadWhereSyntax\",\"$message\":\"Unknown property UPDDATIM\"}]}";
+	const char *rep = "{\"$diagnoses\":[{\"$message\":\"Representation ZPO does not "
+	    "belong to class PORDER\"}]}";
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	strcpy(cfg.x3.folder, "SEED");
+	strcpy(cfg.x3.auth, "basic");
+	cfg.x3.entities[0] = po_entity;
+	strcpy(cfg.x3.entities[0].api, "api1");
+	cfg.x3.n_entities = 1;
+	x3_client_explain(&cfg, &cfg.x3.entities[0], 400, where, strlen(where), out, sizeof(out));
+	assert_non_null(strstr(out, "Unknown property UPDDATIM"));
+	assert_non_null(strstr(out, "x3.entities[0].stamp 'UPDDATTIM'"));
+	x3_client_explain(&cfg, &cfg.x3.entities[0], 500, where, strlen(where), out, sizeof(out));
+	assert_non_null(strstr(out, "x3.entities[0].stamp"));
+	x3_client_explain(&cfg, &cfg.x3.entities[0], 400, rep, strlen(rep), out, sizeof(out));
+	assert_non_null(strstr(out, "x3.entities[0].representation 'PORDER'"));
+	x3_client_explain(&cfg, &cfg.x3.entities[0], 404, "", 0, out, sizeof(out));
+	assert_non_null(strstr(out, "x3.folder 'SEED'"));
+	assert_non_null(strstr(out, "x3.entities[0].class 'PORDER'"));
+	x3_client_explain(&cfg, &cfg.x3.entities[0], 401, "", 0, out, sizeof(out));
+	assert_non_null(strstr(out, "x3.password_env"));
+	strcpy(cfg.x3.auth, "connected_app");
+	x3_client_explain(&cfg, &cfg.x3.entities[0], 401, "Error 12: Invalid token", 23, out,
+	    sizeof(out));
+	assert_non_null(strstr(out, "x3.connected_app.client_id"));
+	strcpy(cfg.x3.entities[0].api, "graphql");
+	strcpy(cfg.x3.entities[0].graphql_root, "xtremX3Purchasing");
+	x3_client_explain(&cfg, &cfg.x3.entities[0], 400, "{}", 2, out, sizeof(out));
+	assert_non_null(strstr(out, "graphql_root 'xtremX3Purchasing'"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_gl_lines_array_is_flattened_with_indexes),
+		cmocka_unit_test(test_x3_errors_name_the_setting_to_check),
 		cmocka_unit_test(test_parses_realistic_page_with_exact_numbers),
 		cmocka_unit_test(test_reference_description_is_flattened_into_ref_field),
 		cmocka_unit_test(test_dollar_keys_are_skipped),
