@@ -19,7 +19,7 @@ COPY . .
 # stripped at install so the image stays small. Warnings do not fail the
 # image build (MLC_WERROR=OFF): scripts/test enforces them on every change,
 # and an optimizer-only warning must not stop a deployment.
-RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMLC_WERROR=ON \
+RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMLC_WERROR=OFF \
  && cmake --build /build -j"$(nproc)" --target \
       mlc mlc-poller mlc-formatter mlc-dispatcher mlc-auditor mlc-x3sim mlc-slacksim \
  && mkdir -p /out/usr/local/bin \
