@@ -126,7 +126,7 @@ static void
 apply_stats(struct aud_state *s, const struct mlc_audit *a)
 {
 	struct aud_dispatcher_st *d = disp_get(s, a->from);
-	const char *chs = aud_attr_str(a, "channels");
+	const char *chs = aud_attr_str(a, "channel_backlog");
 	int found;
 	int64_t v;
 

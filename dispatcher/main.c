@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
+#include <jansson.h>
 #include <zmq.h>
 
 #include "mlc_audit.h"
@@ -1345,7 +1346,10 @@ startup_check(struct dispatcher *d)
 struct stat_arg {
 	struct dispatcher *d;
 	uint64_t backlog, dead;
+	json_t *per_channel;    /* {"#procure": 12, ...}: at most STATS_MAX_CHANNELS */
 };
+
+#define STATS_MAX_CHANNELS 500
 
 static int
 stat_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
@@ -1360,6 +1364,36 @@ stat_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
 	if ((rc = mdb_stat(txn, sa->d->dead, &ms)) != 0)
 		return mlc_err_set(err, "dead stat: %s", mdb_strerror(rc));
 	sa->dead = ms.ms_entries;
+	if (sa->per_channel != NULL) {
+		/* Queue keys are channel NUL be64(seq): count per channel. Every
+		 * known channel is listed, so a drained one shows 0. */
+		MDB_cursor *cur;
+		MDB_val k, v;
+
+		for (size_t i = 0; i < sa->d->n_chans &&
+		    json_object_size(sa->per_channel) < STATS_MAX_CHANNELS; i++)
+			json_object_set_new(sa->per_channel, sa->d->chans[i].name,
+			    json_integer(0));
+		if ((rc = mdb_cursor_open(txn, sa->d->queue, &cur)) != 0)
+			return mlc_err_set(err, "queue cursor: %s", mdb_strerror(rc));
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			char name[128];
+			size_t n = strnlen(k.mv_data, k.mv_size);
+			json_t *c;
+
+			if (n + 9 != k.mv_size || n >= sizeof(name))
+				continue;
+			memcpy(name, k.mv_data, n);
+			name[n] = '\0';
+			c = json_object_get(sa->per_channel, name);
+			if (c != NULL)
+				json_integer_set(c, json_integer_value(c) + 1);
+			else if (json_object_size(sa->per_channel) < STATS_MAX_CHANNELS)
+				json_object_set_new(sa->per_channel, name, json_integer(1));
+		}
+		mdb_cursor_close(cur);
+	}
 	return 0;
 }
 
@@ -1368,8 +1402,9 @@ stat_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
 static void
 stats_tick(struct dispatcher *d, int64_t now)
 {
-	struct stat_arg sa = { d, 0, 0 };
+	struct stat_arg sa = { d, 0, 0, NULL };
 	struct mlc_auditb b;
+	char *per_channel;
 	struct mlc_err err;
 	int64_t channels = 0, busy = 0;
 	int starting, draining, early;
@@ -1385,22 +1420,31 @@ stats_tick(struct dispatcher *d, int64_t now)
 	early = now < d->next_stats;
 	if (early && !starting && !draining)
 		return;
+	sa.per_channel = json_object();
 	if (mlc_store_read(d->st, stat_txn, &sa, &err) != 0) {
 		mlc_error("%s", err.msg);
+		json_decref(sa.per_channel);
 		return;
 	}
+	per_channel = json_dumps(sa.per_channel, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(sa.per_channel);
 	/* Not what it seemed (a channel not yet found empty): the timer
 	 * will tell. */
-	if (early && ((starting && sa.backlog == 0) || (draining && sa.backlog != 0)))
+	if ((early && ((starting && sa.backlog == 0) || (draining && sa.backlog != 0))) ||
+	    (!early && sa.backlog == 0 && d->last_backlog == 0)) {
+		free(per_channel);
+		if (!early)
+			d->next_stats = now + STATS_EVERY_MS;
 		return;
+	}
 	d->next_stats = now + STATS_EVERY_MS;
-	if (sa.backlog == 0 && d->last_backlog == 0)
-		return;
 	d->last_backlog = sa.backlog;
 	mlc_auditb_init(&b, "stats");
 	mlc_auditb_str(&b, "process", d->name);
 	mlc_auditb_int(&b, "backlog", (int64_t)sa.backlog);
 	mlc_auditb_int(&b, "channels", channels);
+	mlc_auditb_str(&b, "channel_backlog", per_channel);
+	free(per_channel);
 	mlc_auditb_int(&b, "dead_letters", (int64_t)sa.dead);
 	mlc_auditb_int(&b, "ratelimited_total", (int64_t)d->ratelimited);
 	mlc_auditb_int(&b, "retries_total", (int64_t)d->retries);
