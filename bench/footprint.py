@@ -74,7 +74,8 @@ def main():
     try:
         with open(p.config) as f:
             cfg = f.read()
-        cfg = cfg.replace("      key: POHNUM\n", "      key: POHNUM\n      notify: [approved, modified, created]\n", 1)
+        if "notify:" not in cfg:
+            cfg = cfg.replace("      key: POHNUM\n", "      key: POHNUM\n      notify: [approved, modified, created]\n", 1)
         if "\nauditor:" not in cfg and "http_listen" not in cfg:
             # The auditor's HTTP listener has a fixed default port: off here,
             # so a benchmark never collides with another pipeline.

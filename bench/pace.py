@@ -62,12 +62,23 @@ def main():
         ids = [m["metadata"]["event_payload"]["msg_id"] for m in msgs]
         at = [m["received_at_ms"] for m in msgs]
         wall = (max(at) - min(at)) / 1000.0
+        per = {}
+        for m in msgs:
+            per.setdefault(m["channel"], []).append(m["received_at_ms"])
+        firsts = [min(v) for v in per.values()]
+        gaps = sorted(b - a_ for v in per.values() for a_, b in zip(sorted(v), sorted(v)[1:]))
         res = {
             "channels": a.channels, "messages_per_channel": a.messages,
             "dispatchers": a.dispatchers, "delivered": len(msgs),
             "distinct": len(set(ids)), "ratelimited": stats["ratelimited"],
             "wall_s": round(wall, 3), "floor_s": float(a.messages - 1),
             "feed_s": round(fed, 3),
+            # Where the time above the floor goes: channels starting late
+            # (the feed takes ~1 s) and the gap between posts on a channel.
+            "first_spread_s": round((max(firsts) - min(firsts)) / 1000.0, 3) if firsts else 0,
+            "median_gap_ms": gaps[len(gaps) // 2] if gaps else 0,
+            "max_channel_span_s": round(max(max(v) - min(v) for v in per.values()) / 1000.0, 3)
+            if per else 0,
         }
         ok = res["delivered"] == want and res["distinct"] == want and res["ratelimited"] == 0
         if a.json:
@@ -75,7 +86,8 @@ def main():
         else:
             print("%(delivered)d delivered (%(distinct)d distinct), %(ratelimited)d x 429, "
                   "first->last stored %(wall_s).3f s (floor %(floor_s).0f s); "
-                  "frames fed in %(feed_s).2f s" % res)
+                  "frames fed in %(feed_s).2f s; first posts spread over %(first_spread_s).3f s, "
+                  "median gap %(median_gap_ms)d ms, longest channel %(max_channel_span_s).3f s" % res)
         return 0 if ok else 1
     finally:
         p.close()

@@ -94,6 +94,7 @@ struct chan {
 	long retry_after_s;
 	unsigned token_gen;     /* d->token_gen when the request started */
 	int64_t started;
+	int64_t answered;       /* first byte of Slack's answer (mono ms), 0 = none */
 	int64_t latency_ms;     /* of the last answer */
 	struct pace pace;
 	int64_t not_before;     /* backoff, Retry-After: monotonic ms */
@@ -441,6 +442,9 @@ on_header(char *buf, size_t size, size_t nitems, void *arg)
 	struct chan *c = arg;
 	size_t n = size * nitems;
 
+	/* The status line: Slack has counted the request by now. */
+	if (c->answered == 0)
+		c->answered = mlc_time_mono_ms();
 	if (n > 12 && strncasecmp(buf, "Retry-After:", 12) == 0) {
 		char tmp[32];
 		size_t m = n - 12 < sizeof(tmp) - 1 ? n - 12 : sizeof(tmp) - 1;
@@ -547,6 +551,7 @@ start_req(struct dispatcher *d, struct chan *c, enum req_kind kind,
 	c->retry_after_s = -1;
 	c->token_gen = d->token_gen;
 	c->started = mlc_time_mono_ms();
+	c->answered = 0;
 	curl_multi_add_handle(d->multi, c->h);
 	return 0;
 }
@@ -1105,15 +1110,17 @@ collect(struct dispatcher *d)
 		if (kind == REQ_POST) {
 			struct slack_result res;
 
-			/* The next post starts an interval after this answer:
+			/* The next post starts an interval after this answer
+			 * (its first byte, noted by the header callback, so this
+			 * loop's own delays do not add to the gap):
 			 * Slack counted this one somewhere between our start and
 			 * its answer (a new connection's set-up, a busy server), so
 			 * only the answer's time guarantees the gap (no margin
 			 * needed on top). On a warm connection that costs the
 			 * answer's latency, no more. */
 			if (d->interval_ms > 0)
-				pace_done(&c->pace, mlc_time_mono_ms(),
-				    d->cfg.slack.min_interval_ms);
+				pace_done(&c->pace, c->answered > 0 ? c->answered :
+				    mlc_time_mono_ms(), d->cfg.slack.min_interval_ms);
 			slack_classify(ok,
 			    /* Any byte sent: the request may have arrived. */
 			    msg->data.result != CURLE_COULDNT_CONNECT &&
