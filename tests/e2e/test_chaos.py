@@ -25,16 +25,16 @@ def test_random_sigkills_lose_and_double_nothing(a):
     rnd = random.Random(int(os.environ.get("MLC_CHAOS_SEED", "5000")))
     p = X3Pipeline(a.bin, entities=KINDS, x3_args=["--rate", "0", "--initial", "0"], keep=a.keep,
                    page_size=50)
-    stop = threading.Event()
     made = [0]
 
     def generate():
         # New records only: a modification made while the poller is down
         # could replace a version it had read but not yet committed, which
         # would rightly never be posted and is not a loss.
-        per_tick = max(1, versions // max(1, int(seconds * 10)))
+        ticks = max(1, int(seconds * 10))
+        per_tick = max(1, -(-versions // ticks))  # ceil: all made within the kill window
         tick = 0
-        while made[0] < versions and not stop.is_set():
+        while made[0] < versions:
             kind = KINDS[tick % 3]
             tick += 1
             n = min(per_tick, versions - made[0])
@@ -55,8 +55,7 @@ def test_random_sigkills_lose_and_double_nothing(a):
             kills[victim] = kills.get(victim, 0) + 1
             time.sleep(rnd.uniform(0.0, 0.3))
             p.start(victim)
-        stop.set()
-        gen.join(60)
+        gen.join(120)  # the remaining versions, if the simulator lagged
 
         def drained():
             exp = {}
@@ -69,10 +68,14 @@ def test_random_sigkills_lose_and_double_nothing(a):
             return exp, got
 
         exp, got = wait_for(drained, 180, "every version posted after the chaos")
-        wait_for(lambda: len(p.messages()) == len(exp) or None, 30,
-                 "no late duplicate (message count == expected)", interval=0.5)
-        got = by_record(p.messages())
-        dup = {r: len(m) for r, m in got.items() if len(m) > 1}
+        # A duplicate could still be on its way: give the pipeline a moment
+        # to settle (all outboxes drained shows in the journal's stats).
+        time.sleep(2)
+        # Ground truth again, now that everything is in: the X3 simulator
+        # records a version as served before the poller can post it, so
+        # versions served at the very end are waited for here.
+        exp, got = wait_for(drained, 120, "every version posted, second look")
+        dup = {r: [(m["channel_name"], m["ts"]) for m in ms] for r, ms in got.items() if len(ms) > 1}
         extra = set(got) - set(exp)
         assert not dup, "duplicated: %s" % dup
         assert not extra, "posted but never expected: %s" % sorted(extra)[:5]
@@ -86,7 +89,6 @@ def test_random_sigkills_lose_and_double_nothing(a):
         print("  %.0f s, %d kills %s, %d versions created, %d to post %s, 0 lost, 0 duplicated"
               % (seconds, sum(kills.values()), kills, made[0], len(exp), kinds))
     finally:
-        stop.set()
         p.close()
 
 
