@@ -123,7 +123,7 @@ feed(void)
 	static const char *failed[] = { "channel", "#procure", "outcome", "failed", NULL };
 	static const char *retry[] = { "channel", "#procure", "outcome", "retry", NULL };
 	static const char *rl[] = { "channel", "#procure", "outcome", "ratelimited", NULL };
-	static const char *stats_s[] = { "channels", "{\"#procure\":4}", NULL };
+	static const char *stats_s[] = { "channel_backlog", "{\"#procure\":4}", NULL };
 	static const char *stats_i[] = { "backlog", "dead_letters", NULL };
 	static const int64_t stats_v[] = { 4, 1 };
 	static const char *tok[] = { "token", "x3_refresh", "event", "expiry_warning",
