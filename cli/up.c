@@ -6,7 +6,10 @@
  * stage that dies is restarted after a back-off (1 s doubling to 30 s, reset
  * once it has run a minute); nothing is lost meanwhile, because every stage
  * keeps what it accepted in LMDB. SIGINT or SIGTERM stops every stage with
- * SIGTERM, then SIGKILL after 10 s. Children also get PR_SET_PDEATHSIG, so
+ * SIGTERM, then SIGKILL after 10 s. A stage that refuses to start (exit 2:
+ * bad config, wrong master key, missing secret) is not restarted: `mlc up`
+ * stops everything and exits 2, instead of looping on an error that only an
+ * operator can fix. Children also get PR_SET_PDEATHSIG, so
  * even if `mlc up` itself is killed no stage is left behind.
  */
 #include <errno.h>
@@ -122,6 +125,7 @@ cli_up(int argc, char **argv)
 	struct sigaction sa;
 	size_t n = 0;
 	int64_t deadline;
+	int fatal = 0;
 
 	if (cli_load_config(&argc, argv, &cfg, &cfgpath) != 0)
 		return 2;
@@ -167,6 +171,18 @@ cli_up(int argc, char **argv)
 				if (kids[i].pid != pid)
 					continue;
 				kids[i].pid = 0;
+				/* Exit 2 is a stage's start-up refusal (bad config, wrong
+				 * master key, missing secret: mlc_proc_die), 127 a binary
+				 * that cannot run. Restarting would only repeat it. */
+				if (WIFEXITED(status) && (WEXITSTATUS(status) == 2 ||
+				    WEXITSTATUS(status) == 127)) {
+					fprintf(stderr, "mlc up: %s could not start (exit %d; its "
+					    "message is above); stopping everything\n",
+					    kids[i].name, WEXITSTATUS(status));
+					fatal = 1;
+					stop_sig = SIGTERM;
+					break;
+				}
 				if (now - kids[i].started > 60000)
 					kids[i].backoff = 1000;
 				fprintf(stderr, "mlc up: %s (pid %d) %s %d; restarting in %lld ms\n",
@@ -220,5 +236,5 @@ cli_up(int argc, char **argv)
 		nanosleep(&ts, NULL);
 	}
 	fprintf(stderr, "mlc up: stopped\n");
-	return 0;
+	return fatal ? 2 : 0;
 }

@@ -164,6 +164,30 @@ def test_mlc_up_runs_the_pipeline_and_leaves_nothing_behind(a):
         p.close()
 
 
+def test_mlc_up_stops_when_a_stage_cannot_start(a):
+    import os
+    import signal
+    import subprocess
+    p = Pipeline(a.bin, x3_args=["--rate", "0", "--initial", "1"], keep=a.keep)
+    up = None
+    try:
+        env = dict(p.env)
+        del env["SLACK_BOT_TOKEN"]  # the dispatcher cannot start without its token
+        up = subprocess.Popen([os.path.join(a.bin, "cli", "mlc"), "up", "-c", p.config],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                              start_new_session=True)
+        assert up.wait(30) == 2, "mlc up must give up, not restart a stage that refuses to start"
+        err = up.stderr.read().decode()
+        assert "SLACK_BOT_TOKEN" in err and "could not start" in err, err
+        assert "restarting" not in err, err
+        left = subprocess.run(["pgrep", "-s", str(up.pid)], capture_output=True, text=True).stdout.split()
+        assert left == [], "processes left behind: %s" % left
+    finally:
+        if up is not None and up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+        p.close()
+
+
 def test_mlc_tail_streams_events_as_json(a):
     import subprocess
     import os
@@ -190,5 +214,6 @@ if __name__ == "__main__":
         test_every_version_that_matters_arrives_exactly_once_with_its_fields,
         test_posts_to_one_channel_are_paced_one_per_second,
         test_mlc_up_runs_the_pipeline_and_leaves_nothing_behind,
+        test_mlc_up_stops_when_a_stage_cannot_start,
         test_mlc_tail_streams_events_as_json,
     ])
