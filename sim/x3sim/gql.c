@@ -1124,7 +1124,6 @@ int
 x3_gql_cursor_encode(const struct x3_gql_order *o, const struct x3_gql_row *r,
     char *out, size_t outsz)
 {
-	static const char hex[] = "0123456789abcdef";
 	char plain[512];
 	size_t n;
 	int m;
@@ -1143,26 +1142,7 @@ x3_gql_cursor_encode(const struct x3_gql_order *o, const struct x3_gql_row *r,
 			return -1;
 		n += (size_t)m;
 	}
-	if (outsz < 2 * n + 1)
-		return -1;
-	for (size_t k = 0; k < n; k++) {
-		out[2 * k] = hex[(unsigned char)plain[k] >> 4];
-		out[2 * k + 1] = hex[(unsigned char)plain[k] & 15];
-	}
-	out[2 * n] = '\0';
-	return 0;
-}
-
-static int
-hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return x3_hex_encode(plain, n, out, outsz);
 }
 
 int
@@ -1178,7 +1158,7 @@ x3_gql_cursor_decode(const char *text, const struct x3_gql_order *o,
 		return mlc_err_set(err, "Invalid cursor: malformed (restart without 'after')");
 	n = hlen / 2;
 	for (size_t k = 0; k < n; k++) {
-		int hi = hexv(text[2 * k]), lo = hexv(text[2 * k + 1]);
+		int hi = x3_hex_digit(text[2 * k]), lo = x3_hex_digit(text[2 * k + 1]);
 
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 			return mlc_err_set(err, "Invalid cursor: malformed (restart without 'after')");

@@ -586,9 +586,8 @@ int
 x3_cursor_encode(const struct x3_order *o, const struct x3_schema *s,
     const struct x3_value *row, char *out, size_t outsz)
 {
-	static const char hex[] = "0123456789abcdef";
 	char plain[X3_CURSOR_MAX / 2];
-	size_t n = 0, k;
+	size_t n = 0;
 	int m;
 
 	m = snprintf(plain, sizeof(plain), "c1");
@@ -609,26 +608,7 @@ x3_cursor_encode(const struct x3_order *o, const struct x3_schema *s,
 			return -1;
 		n += (size_t)m;
 	}
-	if (outsz < n * 2 + 1)
-		return -1;
-	for (k = 0; k < n; k++) {
-		out[2 * k] = hex[(unsigned char)plain[k] >> 4];
-		out[2 * k + 1] = hex[(unsigned char)plain[k] & 15];
-	}
-	out[2 * n] = '\0';
-	return 0;
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return x3_hex_encode(plain, n, out, outsz);
 }
 
 /* Strict int64 parse of exactly len bytes: optional '-', 1..18 digits. */
@@ -666,7 +646,7 @@ x3_cursor_decode(const char *text, const struct x3_order *o,
 		return mlc_err_set(err, "cursor: malformed (length %zu)", hlen);
 	n = hlen / 2;
 	for (size_t k = 0; k < n; k++) {
-		int hi = hexval(text[2 * k]), lo = hexval(text[2 * k + 1]);
+		int hi = x3_hex_digit(text[2 * k]), lo = x3_hex_digit(text[2 * k + 1]);
 
 		if (hi < 0 || lo < 0)
 			return mlc_err_set(err, "cursor: malformed (not hex)");

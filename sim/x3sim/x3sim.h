@@ -720,4 +720,35 @@ void x3_simctl_handle(const struct x3_req *rq, struct x3_reply *r);
 int  x3_server_start(struct x3_server *srv, int listen_fd, struct mlc_err *err);
 void x3_server_stop(struct x3_server *srv);
 
+/* ---- hex, for the opaque paging cursors of api1 and GraphQL ------------- */
+
+/* Lower-case hex of n bytes into out (needs 2n+1 bytes). -1 if it does not fit. */
+static inline int
+x3_hex_encode(const char *in, size_t n, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (outsz < 2 * n + 1)
+		return -1;
+	for (size_t k = 0; k < n; k++) {
+		out[2 * k] = hex[(unsigned char)in[k] >> 4];
+		out[2 * k + 1] = hex[(unsigned char)in[k] & 15];
+	}
+	out[2 * n] = '\0';
+	return 0;
+}
+
+/* Value of one hex digit (either case), -1 if c is not one. */
+static inline int
+x3_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 #endif
