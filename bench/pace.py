@@ -80,6 +80,14 @@ def main():
             "max_channel_span_s": round(max(max(v) - min(v) for v in per.values()) / 1000.0, 3)
             if per else 0,
         }
+        if os.environ.get("PACE_DETAIL"):
+            f0 = min(firsts)
+            fs = sorted(f - f0 for f in firsts)
+            q = lambda v, x: v[min(len(v) - 1, int(x * len(v)))]
+            res["first_offsets_ms"] = [q(fs, x) for x in (0.1, 0.25, 0.5, 0.75, 0.9, 1.0)]
+            res["gap_ms_pcts"] = [q(gaps, x) for x in (0.1, 0.5, 0.9, 0.99, 1.0)]
+            ends = sorted(max(v) - f0 for v in per.values())
+            res["end_offsets_ms"] = [q(ends, x) for x in (0.0, 0.5, 0.9, 1.0)]
         ok = res["delivered"] == want and res["distinct"] == want and res["ratelimited"] == 0
         if a.json:
             print(json.dumps(res))

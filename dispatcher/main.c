@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <zmq.h>
@@ -95,6 +96,7 @@ struct chan {
 	unsigned token_gen;     /* d->token_gen when the request started */
 	int64_t started;
 	int64_t answered;       /* first byte of Slack's answer (mono ms), 0 = none */
+	int64_t started_wall_us, answered_wall_us;  /* the same on the wall clock */
 	int64_t latency_ms;     /* of the last answer */
 	struct pace pace;
 	int64_t not_before;     /* backoff, Retry-After: monotonic ms */
@@ -144,6 +146,7 @@ struct dispatcher {
 	int halted;             /* a token error stopped all posting */
 	enum hist_state history;
 	int64_t interval_ms;    /* min_interval + margin */
+	struct pace_clock pclock; /* Slack's clock against ours (pace.h) */
 	uint64_t posted, failed, ratelimited, retries;
 	uint64_t last_backlog;
 	int64_t next_stats;
@@ -436,6 +439,15 @@ on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+static int64_t
+wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static size_t
 on_header(char *buf, size_t size, size_t nitems, void *arg)
 {
@@ -443,8 +455,10 @@ on_header(char *buf, size_t size, size_t nitems, void *arg)
 	size_t n = size * nitems;
 
 	/* The status line: Slack has counted the request by now. */
-	if (c->answered == 0)
+	if (c->answered == 0) {
 		c->answered = mlc_time_mono_ms();
+		c->answered_wall_us = wall_us();
+	}
 	if (n > 12 && strncasecmp(buf, "Retry-After:", 12) == 0) {
 		char tmp[32];
 		size_t m = n - 12 < sizeof(tmp) - 1 ? n - 12 : sizeof(tmp) - 1;
@@ -551,6 +565,7 @@ start_req(struct dispatcher *d, struct chan *c, enum req_kind kind,
 	c->retry_after_s = -1;
 	c->token_gen = d->token_gen;
 	c->started = mlc_time_mono_ms();
+	c->started_wall_us = wall_us();
 	c->answered = 0;
 	curl_multi_add_handle(d->multi, c->h);
 	return 0;
@@ -981,21 +996,69 @@ attempts_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
 	return 0;
 }
 
+/* Starts c's post if its attempt is recorded and it is due; 1 if started
+ * (or finished without a request), 0 if not due yet. */
+static int
+post_if_due(struct dispatcher *d, struct chan *c, int64_t now)
+{
+	char *body;
+
+	if (now < pace_due(&c->pace, d->interval_ms, d->cfg.slack.burst))
+		return 0;  /* recorded ahead; started when due */
+	c->prepared = 0;
+	body = slack_post_body(&c->cur.u.msg);
+	if (c->first_ms == 0)
+		c->first_ms = mlc_time_now_ms();
+	c->attempts++;
+	if (body == NULL) {
+		struct slack_result res;
+
+		memset(&res, 0, sizeof(res));
+		res.outcome = SLACK_MESSAGE_ERROR;
+		snprintf(res.error, sizeof(res.error), "invalid_blocks_json");
+		c->latency_ms = 0;
+		chan_finish(d, c, &res, NULL);
+		return 1;
+	}
+	pace_take(&c->pace, now, d->interval_ms);
+	start_req(d, c, REQ_POST, "chat.postMessage", body, 1);
+	return 1;
+}
+
 /* Records the attempts of every post due soon in one commit, then starts
  * those that are due: the attempt is durable before a byte leaves, so if
  * we die from here on, the next start looks in Slack before posting again
- * (an attempt recorded but never sent costs only that look). */
+ * (an attempt recorded but never sent costs only that look).
+ *
+ * Posts recorded on an earlier turn (PREPARE_MS ahead) and due now go out
+ * first, before this turn's commit: their time is the pace, and an fsync
+ * in front of them would add to every channel's interval. */
 static void
 flush_posts(struct dispatcher *d, int64_t now)
 {
 	struct mlc_err err;
-	int need = 0;
+	size_t keep = 0;
+	int started = 0;
 
 	if (d->n_post == 0)
 		return;
-	for (size_t i = 0; i < d->n_post; i++)
-		need |= !d->post_q[i]->prepared;
-	if (need && mlc_store_write(d->st, attempts_txn, d, &err) != 0) {
+	for (size_t i = 0; i < d->n_post; i++) {
+		struct chan *c = d->post_q[i];
+
+		if (c->prepared)
+			started |= post_if_due(d, c, now);
+		else
+			d->post_q[keep++] = c;
+	}
+	d->n_post = keep;
+	if (started) {
+		int running;
+
+		curl_multi_perform(d->multi, &running);
+	}
+	if (d->n_post == 0)
+		return;
+	if (mlc_store_write(d->st, attempts_txn, d, &err) != 0) {
 		mlc_error("cannot record %zu attempts: %s", d->n_post, err.msg);
 		for (size_t i = 0; i < d->n_post; i++)
 			d->post_q[i]->not_before = now + 1000;
@@ -1004,29 +1067,8 @@ flush_posts(struct dispatcher *d, int64_t now)
 	}
 	now = mlc_time_mono_ms();
 	for (size_t i = 0; i < d->n_post; i++) {
-		struct chan *c = d->post_q[i];
-		char *body;
-
-		c->prepared = 1;
-		if (now < pace_due(&c->pace, d->interval_ms, d->cfg.slack.burst))
-			continue;  /* recorded ahead; started when due */
-		c->prepared = 0;
-		body = slack_post_body(&c->cur.u.msg);
-		if (c->first_ms == 0)
-			c->first_ms = mlc_time_now_ms();
-		c->attempts++;
-		if (body == NULL) {
-			struct slack_result res;
-
-			memset(&res, 0, sizeof(res));
-			res.outcome = SLACK_MESSAGE_ERROR;
-			snprintf(res.error, sizeof(res.error), "invalid_blocks_json");
-			c->latency_ms = 0;
-			chan_finish(d, c, &res, NULL);
-			continue;
-		}
-		pace_take(&c->pace, now, d->interval_ms);
-		start_req(d, c, REQ_POST, "chat.postMessage", body, 1);
+		d->post_q[i]->prepared = 1;
+		post_if_due(d, d->post_q[i], now);
 	}
 	d->n_post = 0;
 }
@@ -1110,23 +1152,30 @@ collect(struct dispatcher *d)
 		if (kind == REQ_POST) {
 			struct slack_result res;
 
-			/* The next post starts an interval after this answer
-			 * (its first byte, noted by the header callback, so this
-			 * loop's own delays do not add to the gap):
-			 * Slack counted this one somewhere between our start and
-			 * its answer (a new connection's set-up, a busy server), so
-			 * only the answer's time guarantees the gap (no margin
-			 * needed on top). On a warm connection that costs the
-			 * answer's latency, no more. */
-			if (d->interval_ms > 0)
-				pace_done(&c->pace, c->answered > 0 ? c->answered :
-				    mlc_time_mono_ms(), d->cfg.slack.min_interval_ms);
 			slack_classify(ok,
 			    /* Any byte sent: the request may have arrived. */
 			    msg->data.result != CURLE_COULDNT_CONNECT &&
 			    msg->data.result != CURLE_COULDNT_RESOLVE_HOST && total > 0,
 			    curl_easy_strerror(msg->data.result), status, c->resp, c->resp_len,
 			    c->retry_after_s, &res);
+			/* The next post starts an interval after Slack counted
+			 * this one: somewhere between our start and its answer
+			 * (a new connection's set-up, a busy server). The
+			 * answer's time (its first byte, noted by the header
+			 * callback, so this loop's own delays do not add to the
+			 * gap) is a safe bound; a posted message's ts, placed on
+			 * our clock (pace.h), is a tighter one that does not
+			 * add the way back to every interval. */
+			if (d->interval_ms > 0) {
+				int64_t at = c->answered > 0 ? c->answered :
+				    mlc_time_mono_ms();
+
+				if (c->answered > 0 && res.outcome == SLACK_POSTED)
+					at = pace_counted_ms(&d->pclock, at,
+					    c->started_wall_us, c->answered_wall_us,
+					    pace_ts_us(res.ts));
+				pace_done(&c->pace, at, d->cfg.slack.min_interval_ms);
+			}
 			curl_multi_remove_handle(d->multi, h);
 			curl_easy_cleanup(h);
 			req_free(c);
@@ -1569,8 +1618,13 @@ main(int argc, char **argv)
 		if (mlc_log_level_parse(d.cfg.log_level, &lvl) == 0)
 			mlc_log_init(d.name, lvl);
 	}
+	/* With burst 1 the answer-based bound (pace_done) is exact and
+	 * needs no margin; a larger burst paces from start times only, so
+	 * there the margin absorbs the jitter between our clock and
+	 * Slack's receipt. */
 	d.interval_ms = d.cfg.slack.min_interval_ms +
-	    (d.cfg.slack.min_interval_ms > 0 ? PACE_MARGIN_MS : 0);
+	    (d.cfg.slack.min_interval_ms > 0 && d.cfg.slack.burst > 1 ?
+	    PACE_MARGIN_MS : 0);
 	srand((unsigned)mlc_time_now_ms() ^ (unsigned)d.index);
 	d.chans = calloc(MAX_CHANNELS, sizeof(*d.chans));
 	d.post_q = calloc(MAX_CHANNELS, sizeof(*d.post_q));
