@@ -24,6 +24,7 @@
 #include "mlc_http.h"
 #include "mlc_json.h"
 #include "mlc_time.h"
+#include "slack_api.h"
 #include "token_store.h"
 #include "x3_api1.h"
 #include "x3_auth.h"
@@ -292,21 +293,76 @@ token_fix(const char *e)
 	    "slack.token_file)";
 }
 
+/* Slack's conversations.info takes a channel ID only: a configured name
+ * is found with conversations.list first. Returns the answer to show: the
+ * info answer of the ID, a list answer's error, or a made-up
+ * channel_not_found when no page has the name. *method names the call. */
+static json_t *
+channel_info(const struct mlc_cfg *cfg, const char *token, const char *ch,
+    const char **method, struct mlc_err *err)
+{
+	struct slack_call sc;
+	char q[600], id[32] = "", cursor[256] = "";
+	const char *name = ch[0] == '#' ? ch + 1 : ch;
+	json_t *doc;
+	char *enc;
+
+	if (!slack_channel_id_shape(ch)) {
+		*method = "conversations.list";
+		for (int page = 0; page < 50 && id[0] == '\0'; page++) {
+			json_t *chans, *c;
+			const char *cur;
+			size_t i;
+
+			enc = mlc_http_urlencode(cursor);
+			snprintf(q, sizeof(q), "types=public_channel,private_channel&"
+			    "exclude_archived=false&limit=200%s%s",
+			    cursor[0] ? "&cursor=" : "", cursor[0] && enc ? enc : "");
+			free(enc);
+			doc = slack_call(cfg, token, "conversations.list", q, &sc, err);
+			if (doc == NULL || !json_is_true(json_object_get(doc, "ok")))
+				return doc;
+			chans = json_object_get(doc, "channels");
+			json_array_foreach(chans, i, c) {
+				const char *n = json_string_value(json_object_get(c, "name"));
+				const char *v = json_string_value(json_object_get(c, "id"));
+
+				if (n != NULL && strcasecmp(n, name) == 0 &&
+				    slack_channel_id_shape(v)) {
+					snprintf(id, sizeof(id), "%s", v);
+					break;
+				}
+			}
+			cur = json_string_value(json_object_get(json_object_get(doc,
+			    "response_metadata"), "next_cursor"));
+			snprintf(cursor, sizeof(cursor), "%s", cur ? cur : "");
+			json_decref(doc);
+			if (cursor[0] == '\0' || strlen(cur) >= sizeof(cursor))
+				break;
+		}
+		if (id[0] == '\0')
+			return json_pack("{s:b, s:s}", "ok", 0, "error", "channel_not_found");
+		ch = id;
+	}
+	*method = "conversations.info";
+	enc = mlc_http_urlencode(ch);
+	snprintf(q, sizeof(q), "channel=%s", enc ? enc : "");
+	free(enc);
+	return slack_call(cfg, token, "conversations.info", q, &sc, err);
+}
+
 static void
 check_channel(const struct mlc_cfg *cfg, const char *token, const char *ch,
     const char *where, const char *scopes, int scopes_known, struct verdicts *v)
 {
-	struct slack_call sc;
 	struct mlc_err err;
-	char item[200], q[400], detail[400], fix[600];
-	char *enc = mlc_http_urlencode(ch);
+	char item[200], detail[400], fix[600];
+	const char *method = "conversations.list";
 	json_t *doc, *c;
 	const char *e;
 
 	snprintf(item, sizeof(item), "slack channel %s", ch);
-	snprintf(q, sizeof(q), "channel=%s", enc ? enc : "");
-	free(enc);
-	doc = slack_call(cfg, token, "conversations.info", q, &sc, &err);
+	doc = channel_info(cfg, token, ch, &method, &err);
 	if (doc == NULL) {
 		verdict(v, 0, item, err.msg, "check slack.api_url and the network");
 		return;
@@ -323,7 +379,7 @@ check_channel(const struct mlc_cfg *cfg, const char *token, const char *ch,
 			    "be checked");
 		else
 			snprintf(fix, sizeof(fix), "%s", token_fix(e));
-		snprintf(detail, sizeof(detail), "conversations.info: %s", e);
+		snprintf(detail, sizeof(detail), "%s: %s", method, e);
 		verdict(v, 0, item, detail, fix);
 		json_decref(doc);
 		return;

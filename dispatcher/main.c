@@ -21,8 +21,9 @@
  * Without the channels:history scope (auth.test's X-OAuth-Scopes, or the
  * first history call answering missing_scope) this is said once, and such
  * resends are audited "in_doubt": 1. History needs the channel's ID:
- * chat.postMessage answers it and it is kept ("chanid": name -> ID);
- * unknown ones are asked with conversations.info.
+ * chat.postMessage answers it and it is kept ("chanid": name -> ID); a
+ * channel configured by ID is its own; other names are looked up with
+ * conversations.list (channels:read; history and info take only IDs).
  *
  * Error classes (reference/slack.md section 1): 429 waits Retry-After on its
  * channel only; 5xx, timeouts, internal_error, service_unavailable are
@@ -72,6 +73,8 @@
  * attempt, at most this many pages of 200. */
 #define HISTORY_LOOKBACK_MS 60000
 #define HISTORY_MAX_PAGES 10
+/* conversations.list pages of 200 read looking for a channel's ID. */
+#define LIST_MAX_PAGES 50
 /* Failed history/info calls for one message before it is resent in doubt. */
 #define CHECK_MAX_TRIES 5
 #define STATS_EVERY_MS 10000
@@ -79,7 +82,7 @@
  * the commit's fsync is not paid between "due" and "sent". */
 #define PREPARE_MS 250
 
-enum req_kind { REQ_NONE, REQ_POST, REQ_INFO, REQ_HISTORY };
+enum req_kind { REQ_NONE, REQ_POST, REQ_LIST, REQ_HISTORY };
 enum hist_state { HIST_UNKNOWN, HIST_YES, HIST_NO };
 
 struct chan {
@@ -943,20 +946,40 @@ on_history(struct dispatcher *d, struct chan *c, const struct slack_history_resu
 }
 
 static void
-on_info(struct dispatcher *d, struct chan *c, int r, const char *id, const char *error)
+set_chan_id(struct dispatcher *d, struct chan *c, const char *id)
 {
 	struct head_arg ha = { d, c, 0 };
 	struct mlc_err err;
 
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	if (mlc_store_write(d->st, chanid_txn, &ha, &err) != 0)
+		mlc_error("%s", err.msg);
+}
+
+/* A conversations.list page, looking for c's ID by its name. */
+static void
+on_list(struct dispatcher *d, struct chan *c, int r, const char *id,
+    const char *cursor, const char *error)
+{
 	if (r == 1) {
-		snprintf(c->id, sizeof(c->id), "%s", id);
-		if (mlc_store_write(d->st, chanid_txn, &ha, &err) != 0)
-			mlc_error("%s", err.msg);
+		c->cursor[0] = '\0';
+		c->pages = 0;
+		set_chan_id(d, c, id);
+		return;
+	}
+	if (r == 0 && cursor[0] != '\0' && ++c->pages < LIST_MAX_PAGES) {
+		snprintf(c->cursor, sizeof(c->cursor), "%s", cursor);
 		return;
 	}
 	if (r == 0 || strcmp(error, "missing_scope") == 0) {
-		/* Unknown to Slack by this name (or we may not ask): nothing
-		 * to search; the resend is in doubt. */
+		/* Not visible to the bot by this name, or we may not list
+		 * channels (channels:read): nothing to search; the resend is
+		 * in doubt. */
+		if (r != 0)
+			mlc_warn("channel %s: cannot look up its ID (%s): resending "
+			    "%s in doubt", c->name, error, c->cur.u.msg.id);
+		c->cursor[0] = '\0';
+		c->pages = 0;
 		check_give_up(c);
 		return;
 	}
@@ -970,10 +993,14 @@ start_check(struct dispatcher *d, struct chan *c)
 {
 	char *body;
 
+	if (c->id[0] == '\0' && slack_channel_id_shape(c->name))
+		set_chan_id(d, c, c->name);  /* configured by ID */
 	if (c->id[0] == '\0') {
-		body = slack_info_body(c->name);
+		/* conversations.history takes an ID; chat.postMessage told us
+		 * none yet (nothing posted here since the state began). */
+		body = slack_list_body(c->cursor);
 		if (body != NULL)
-			start_req(d, c, REQ_INFO, "conversations.info", body, 0);
+			start_req(d, c, REQ_LIST, "conversations.list", body, 0);
 		return;
 	}
 	body = slack_history_body(c->id, (c->first_ms ? c->first_ms : mlc_time_now_ms()) -
@@ -1183,15 +1210,16 @@ collect(struct dispatcher *d)
 			chan_finish(d, c, &res, NULL);
 		} else {
 			struct slack_history_result hr;
-			char id[32], error[64];
+			char id[32], error[64], cursor[sizeof(c->cursor)];
 			int r = 0;
 
 			if (kind == REQ_HISTORY)
 				slack_history_scan(ok, status, c->resp, c->resp_len,
 				    c->retry_after_s, c->cur.u.msg.id, &hr);
 			else
-				r = slack_info_scan(ok, status, c->resp, c->resp_len, id,
-				    sizeof(id), error, sizeof(error));
+				r = slack_list_scan(ok, status, c->resp, c->resp_len,
+				    c->name, id, sizeof(id), cursor, sizeof(cursor),
+				    error, sizeof(error));
 			curl_multi_remove_handle(d->multi, h);
 			curl_easy_cleanup(h);
 			req_free(c);
@@ -1199,7 +1227,7 @@ collect(struct dispatcher *d)
 			if (kind == REQ_HISTORY)
 				on_history(d, c, &hr);
 			else
-				on_info(d, c, r, id, error);
+				on_list(d, c, r, id, cursor, error);
 		}
 		free(c->resp);
 		c->resp = NULL;

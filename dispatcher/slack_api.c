@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <jansson.h>
 
 #include "mlc_http.h"
@@ -267,28 +268,57 @@ slack_history_scan(int curl_ok, long status, const char *body, size_t len,
 	json_decref(root);
 }
 
+int
+slack_channel_id_shape(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || (s[0] != 'C' && s[0] != 'G' && s[0] != 'D'))
+		return 0;
+	for (n = 1; s[n] != '\0'; n++)
+		if (!((s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= '0' && s[n] <= '9')))
+			return 0;
+	return n >= 9 && n <= 20;
+}
+
 char *
-slack_info_body(const char *channel)
+slack_list_body(const char *cursor)
 {
 	char *buf = NULL;
 	size_t len = 0;
 
-	if (form_add(&buf, &len, "channel", channel) != 0) {
+	if (form_add(&buf, &len, "types", "public_channel,private_channel") != 0 ||
+	    form_add(&buf, &len, "exclude_archived", "false") != 0 ||
+	    form_add(&buf, &len, "limit", "200") != 0 ||
+	    (cursor != NULL && cursor[0] != '\0' &&
+	    form_add(&buf, &len, "cursor", cursor) != 0)) {
 		free(buf);
 		return NULL;
 	}
 	return buf;
 }
 
-int
-slack_info_scan(int curl_ok, long status, const char *body, size_t len,
-    char *id, size_t idsz, char *error, size_t errsz)
+/* Slack's channel names are lower case, without the '#'. */
+static int
+same_channel_name(const char *slack, const char *ours)
 {
-	json_t *root = NULL;
+	if (ours[0] == '#')
+		ours++;
+	return strcasecmp(slack, ours) == 0;
+}
+
+int
+slack_list_scan(int curl_ok, long status, const char *body, size_t len,
+    const char *name, char *id, size_t idsz, char *cursor, size_t cursz,
+    char *error, size_t errsz)
+{
+	json_t *root = NULL, *chans, *ch;
 	const char *v;
+	size_t i;
 	int rc = -1;
 
 	id[0] = '\0';
+	cursor[0] = '\0';
 	if (!curl_ok || status != 200) {
 		snprintf(error, errsz, curl_ok ? "http_%ld" : "transport", status);
 		return -1;
@@ -302,17 +332,39 @@ slack_info_scan(int curl_ok, long status, const char *body, size_t len,
 	if (!json_is_true(json_object_get(root, "ok"))) {
 		v = json_string_value(json_object_get(root, "error"));
 		snprintf(error, errsz, "%.63s", v ? v : "unknown_error");
-		rc = v != NULL && strcmp(v, "channel_not_found") == 0 ? 0 : -1;
 		goto out;
 	}
-	v = json_string_value(json_object_get(json_object_get(root, "channel"), "id"));
-	if (v == NULL || v[0] == '\0' || strlen(v) >= idsz) {
-		snprintf(error, errsz, "no_channel_id");
+	chans = json_object_get(root, "channels");
+	if (!json_is_array(chans)) {
+		snprintf(error, errsz, "no_channels");
 		goto out;
 	}
-	memcpy(id, v, strlen(v) + 1);
+	json_array_foreach(chans, i, ch) {
+		const char *n = json_string_value(json_object_get(ch, "name"));
+
+		if (n == NULL || !same_channel_name(n, name))
+			continue;
+		v = json_string_value(json_object_get(ch, "id"));
+		if (v == NULL || !slack_channel_id_shape(v) || strlen(v) >= idsz) {
+			snprintf(error, errsz, "no_channel_id");
+			goto out;
+		}
+		memcpy(id, v, strlen(v) + 1);
+		error[0] = '\0';
+		rc = 1;
+		goto out;
+	}
+	v = json_string_value(json_object_get(json_object_get(root,
+	    "response_metadata"), "next_cursor"));
+	if (v != NULL && v[0] != '\0') {
+		if (strlen(v) >= cursz) {
+			snprintf(error, errsz, "cursor_too_long");
+			goto out;
+		}
+		memcpy(cursor, v, strlen(v) + 1);
+	}
 	error[0] = '\0';
-	rc = 1;
+	rc = 0;
 out:
 	json_decref(root);
 	return rc;

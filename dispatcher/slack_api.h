@@ -86,14 +86,24 @@ char *slack_history_body(const char *channel_id, int64_t oldest_ms, const char *
 void slack_history_scan(int curl_ok, long status, const char *body, size_t len,
     long retry_after_s, const char *msg_id, struct slack_history_result *out);
 
-/* Form body for conversations.info of a channel name or ID. */
-char *slack_info_body(const char *channel);
+/* True for a Slack channel ID (C..., G..., D... in upper case and digits),
+ * which conversations.history takes; a name must be looked up first. */
+int slack_channel_id_shape(const char *s);
 
-/* Reads a conversations.info answer: 1 with the channel's ID in id, 0 when
- * Slack does not know the channel (error filled), -1 on any other failure
- * (error filled: transport, 5xx, another code). */
-int slack_info_scan(int curl_ok, long status, const char *body, size_t len,
-    char *id, size_t idsz, char *error, size_t errsz);
+/* Form body for one page of conversations.list (public and private
+ * channels, archived ones too, 200 a page), from cursor when non-empty.
+ * conversations.info and .history take only IDs, so this is how a
+ * configured "#name" becomes an ID. malloc'd; NULL on no memory. */
+char *slack_list_body(const char *cursor);
+
+/* Looks for the channel `name` ("#name" or "name", case-insensitive) in a
+ * conversations.list page: 1 with its ID in id; 0 when not on this page,
+ * with cursor set to the next page's ("" = no more pages: Slack has no
+ * such channel visible to us); -1 on any failure (error filled: transport,
+ * http_<status>, Slack's code such as missing_scope or ratelimited). */
+int slack_list_scan(int curl_ok, long status, const char *body, size_t len,
+    const char *name, char *id, size_t idsz, char *cursor, size_t cursz,
+    char *error, size_t errsz);
 
 /* ---- Token rotation (oauth.v2.access, grant_type=refresh_token) ---- */
 

@@ -735,6 +735,82 @@ out:
 	free(meta_s);
 }
 
+/* conversations.info and .history take a channel ID, never a name. */
+static const char *
+id_only(struct call *c)
+{
+	const char *arg = arg_str(c, "channel");
+
+	if (arg != NULL && *arg != '\0' && !sim_channel_id_shape(arg)) {
+		channel_note(c, arg);
+		return "channel_not_found";
+	}
+	return NULL;
+}
+
+/* conversations.list: every channel in creation order, `limit` (default
+ * 100, at most 1000) a page, the cursor base64("next_idx:<n>"). */
+static void
+m_conversations_list(struct call *c)
+{
+	char raw[48], cur[72] = "";
+	const char *s;
+	uint64_t limit = 100, start = 0;
+	size_t next = 0;
+	json_t *arr;
+	int rc;
+
+	if (!need_scope(c, "channels:read"))
+		return;
+	rc = arg_count(c, "limit", &limit);
+	if (rc < 0) {
+		call_fail(c, 200, "invalid_limit");
+		return;
+	}
+	if (rc == 0 || limit == 0)
+		limit = 100;
+	if (limit > 1000)
+		limit = 1000;
+	s = arg_str(c, "cursor");
+	if (s != NULL && *s != '\0') {
+		unsigned char dec[64];
+		size_t len = strlen(s);
+		int n;
+
+		n = len > 0 && len % 4 == 0 && len <= 64 ?
+		    EVP_DecodeBlock(dec, (const unsigned char *)s, (int)len) : -1;
+		if (n > 0 && s[len - 1] == '=')
+			n--;
+		if (n > 0 && s[len - 2] == '=')
+			n--;
+		if (n <= 9 || n - 9 > 9 || memcmp(dec, "next_idx:", 9) != 0) {
+			call_fail(c, 200, "invalid_cursor");
+			return;
+		}
+		for (int i = 9; i < n; i++) {
+			if (dec[i] < '0' || dec[i] > '9') {
+				call_fail(c, 200, "invalid_cursor");
+				return;
+			}
+			start = start * 10 + (uint64_t)(dec[i] - '0');
+		}
+	}
+	arr = sim_store_channels_json(c->ctx->store, (size_t)start, (size_t)limit,
+	    &next);
+	if (arr == NULL) {
+		call_fail(c, 200, "internal_error");
+		return;
+	}
+	if (next > 0) {
+		int n = snprintf(raw, sizeof(raw), "next_idx:%zu", next);
+
+		EVP_EncodeBlock((unsigned char *)cur, (const unsigned char *)raw, n);
+	}
+	json_object_set_new(c->reply, "channels", arr);
+	json_object_set_new(c->reply, "response_metadata",
+	    json_pack("{s:s}", "next_cursor", cur));
+}
+
 static void
 m_conversations_info(struct call *c)
 {
@@ -744,7 +820,11 @@ m_conversations_info(struct call *c)
 
 	if (!need_scope(c, "channels:read"))
 		return;
-	e = call_channel(c, 0, &ref);
+	/* Like Slack, only an ID: a name is channel_not_found (names are
+	 * resolved with conversations.list). */
+	e = id_only(c);
+	if (e == NULL)
+		e = call_channel(c, 0, &ref);
 	if (e != NULL) {
 		call_fail(c, 200, e);
 		return;
@@ -813,7 +893,9 @@ m_conversations_history(struct call *c)
 
 	if (!need_scope(c, "channels:history"))
 		return;
-	e = call_channel(c, 0, &ref);
+	e = id_only(c);
+	if (e == NULL)
+		e = call_channel(c, 0, &ref);
 	if (e != NULL)
 		goto fail;
 	rc = arg_count(c, "limit", &limit);
@@ -910,6 +992,7 @@ static const struct method methods[] = {
 	{ "chat.postMessage",      m_chat_post_message,     0, 0 },
 	{ "conversations.history", m_conversations_history, 1, 0 },
 	{ "conversations.info",    m_conversations_info,    1, 0 },
+	{ "conversations.list",    m_conversations_list,    1, 0 },
 	{ "oauth.v2.access",       m_oauth_v2_access,       0, 1 },
 };
 

@@ -188,6 +188,8 @@ int sim_store_history(struct sim_store *st, const char *id,
 /* {"id","name","is_channel","is_member","is_archived","created"}; NULL if
  * the channel is unknown or no memory. */
 json_t *sim_store_channel_json(struct sim_store *st, const char *id);
+json_t *sim_store_channels_json(struct sim_store *st, size_t start,
+    size_t limit, size_t *next);
 
 /* The /sim introspection documents; NULL on no memory. `channel_id` NULL =
  * every channel; `limit` 0 = all (else the latest `limit`, still in arrival

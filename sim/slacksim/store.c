@@ -584,6 +584,34 @@ sim_store_channel_json(struct sim_store *st, const char *id)
 	return o;
 }
 
+/* Channels [start, start + limit) in creation order, as conversations.list
+ * gives them; *next is the index to continue from, 0 when none is left. */
+json_t *
+sim_store_channels_json(struct sim_store *st, size_t start, size_t limit,
+    size_t *next)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	*next = 0;
+	if (arr == NULL)
+		return NULL;
+	pthread_mutex_lock(&st->mu);
+	for (i = start; i < st->nchans && i - start < limit; i++) {
+		const struct channel *ch = &st->chans[i];
+
+		json_array_append_new(arr, json_pack(
+		    "{s:s, s:s, s:b, s:b, s:b, s:b, s:I}",
+		    "id", ch->id, "name", ch->name, "is_channel", 1,
+		    "is_private", 0, "is_member", 1, "is_archived", 0,
+		    "created", (json_int_t)ch->created_s));
+	}
+	if (i < st->nchans)
+		*next = i;
+	pthread_mutex_unlock(&st->mu);
+	return arr;
+}
+
 json_t *
 sim_store_messages_json(struct sim_store *st, const char *channel_id,
     size_t limit)

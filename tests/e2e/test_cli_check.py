@@ -54,7 +54,7 @@ def test_check_names_the_fix_for_a_wrong_token_channel_or_password(a):
         make_channels(p, "#procure")   # #finance does not exist
         r = check(p)
         assert r.returncode == 1, r.stdout
-        assert "FAIL  slack channel #finance: conversations.info: channel_not_found" in r.stdout, r.stdout
+        assert "FAIL  slack channel #finance: conversations.list: channel_not_found" in r.stdout, r.stdout
         assert "fix: no channel #finance is visible to the bot" in r.stdout
         assert "routes[1].channel" in r.stdout
         assert "PASS  slack channel #procure" in r.stdout

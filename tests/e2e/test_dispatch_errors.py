@@ -84,6 +84,11 @@ def test_each_error_class_has_its_outcome_audit_and_alert(a):
         for ch in ("ec-0", "ec-2", "ec-3"):
             fin = [e for e in by(ch) if e["outcome"] == "posted"]
             assert fin[0].get("checked_history") == 1 and "in_doubt" not in fin[0], (ch, fin)
+        # No post had answered on those channels yet, so their IDs came from
+        # conversations.list (Slack's history and info take IDs only).
+        methods = [c["method"] for c in p.slack.get("/sim/calls")["calls"]]
+        assert "conversations.list" in methods and "conversations.info" not in methods, \
+            sorted(set(methods))
         assert by("ec-1")[0]["outcome"] == "retry" and by("ec-1")[0]["error"] == "service_unavailable"
         assert by("ec-2")[0]["outcome"] == "retry_in_doubt" and by("ec-2")[0]["error"] == "internal_error"
         # Message error: that message is a dead letter with what replay needs; the next is posted.

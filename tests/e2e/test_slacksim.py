@@ -195,8 +195,29 @@ def test_channel_id_is_stable_and_accepted(sim, **_):
           and info["channel"]["name"] == "e2e-stable"
           and info["channel"]["is_member"] is True
           and info["channel"]["is_archived"] is False, info)
+    # Like Slack, conversations.info takes an ID only; a name is found
+    # with conversations.list, page by page.
     st, _h, info = sim.api_json("conversations.info", {"channel": "#e2e-stable"})
-    check(info["ok"] and info["channel"]["id"] == a["channel"], info)
+    check(info == {"ok": False, "error": "channel_not_found"}, info)
+    for i in range(3):
+        st, _h, b = sim.api_json("chat.postMessage", {"channel": "e2e-list-%d" % i, "text": "x"})
+        check(b["ok"], b)
+    found, cursor, pages = {}, "", 0
+    while True:
+        st, _h, page = sim.api_form("conversations.list",
+                                    {"token": TOKEN, "limit": "2", "cursor": cursor})
+        check(page["ok"] and len(page["channels"]) <= 2, page)
+        pages += 1
+        for ch in page["channels"]:
+            check(ch["name"] not in found, "listed twice: %r" % ch)
+            found[ch["name"]] = ch["id"]
+        cursor = page["response_metadata"]["next_cursor"]
+        if not cursor or pages > 100:
+            break
+    check(found.get("e2e-stable") == a["channel"] and "e2e-list-2" in found
+          and pages >= 2, found)
+    st, _h, bad = sim.api_form("conversations.list", {"token": TOKEN, "cursor": "bm9wZQ=="})
+    check(bad == {"ok": False, "error": "invalid_cursor"}, bad)
 
 
 @test
@@ -338,7 +359,7 @@ def test_history_finds_message_by_metadata(sim, **_):
             if m.get("metadata", {}).get("event_payload", {}).get("key") == "PO-0042"]
     check(len(hits) == 1 and hits[0]["ts"] == doc["ts"] and hits[0]["text"] == "PO-0042", h)
     st, _h, h = sim.api_json("conversations.history",
-                             {"channel": "#e2e-hist", "oldest": doc["ts"]})
+                             {"channel": doc["channel"], "oldest": doc["ts"]})
     check(h["ok"] and h["messages"] == [], "oldest is exclusive: %r" % h)
 
 
@@ -394,7 +415,7 @@ def test_ts_strictly_increasing_without_rate_limit(binary, **_):
         seen, cursor = [], ""
         for _ in range(10):
             st, _h, h = s.api_json("conversations.history",
-                                   {"channel": "e2e-ts", "limit": 20, "cursor": cursor})
+                                   {"channel": doc["channel"], "limit": 20, "cursor": cursor})
             check(h["ok"], h)
             seen += [m["ts"] for m in h["messages"]]
             cursor = h["response_metadata"]["next_cursor"]

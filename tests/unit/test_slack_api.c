@@ -441,21 +441,52 @@ test_history_errors_say_whether_to_give_up_or_ask_again(void **state)
 }
 
 static void
-test_info_scan_reads_the_id_or_says_unknown(void **state)
+test_list_scan_finds_the_name_or_pages_on(void **state)
 {
-	const char *ok = "{\"ok\":true,\"channel\":{\"id\":\"C0ABCDEF12\",\"name\":\"procure\"}}";
-	const char *nf = "{\"ok\":false,\"error\":\"channel_not_found\"}";
-	const char *other = "{\"ok\":false,\"error\":\"missing_scope\"}";
-	char id[32], e[64];
+	const char *p1 = "{\"ok\":true,\"channels\":[{\"id\":\"C0AAAAAAA1\",\"name\":\"general\"},"
+	    "{\"id\":\"C0ABCDEF12\",\"name\":\"procure\"}],"
+	    "\"response_metadata\":{\"next_cursor\":\"\"}}";
+	const char *more = "{\"ok\":true,\"channels\":[{\"id\":\"C0AAAAAAA1\",\"name\":\"general\"}],"
+	    "\"response_metadata\":{\"next_cursor\":\"dGVhbTpDMDYx\"}}";
+	const char *last = "{\"ok\":true,\"channels\":[],\"response_metadata\":{\"next_cursor\":\"\"}}";
+	const char *bad_id = "{\"ok\":true,\"channels\":[{\"id\":\"../x\",\"name\":\"procure\"}]}";
+	const char *scope = "{\"ok\":false,\"error\":\"missing_scope\"}";
+	char id[32], cur[256], e[64], *body;
 
 	(void)state;
-	assert_int_equal(slack_info_scan(1, 200, ok, strlen(ok), id, sizeof(id), e, sizeof(e)), 1);
+	assert_int_equal(slack_list_scan(1, 200, p1, strlen(p1), "#Procure", id, sizeof(id),
+	    cur, sizeof(cur), e, sizeof(e)), 1);
 	assert_string_equal(id, "C0ABCDEF12");
-	assert_int_equal(slack_info_scan(1, 200, nf, strlen(nf), id, sizeof(id), e, sizeof(e)), 0);
-	assert_int_equal(slack_info_scan(1, 200, other, strlen(other), id, sizeof(id), e,
-	    sizeof(e)), -1);
+	assert_int_equal(slack_list_scan(1, 200, more, strlen(more), "procure", id, sizeof(id),
+	    cur, sizeof(cur), e, sizeof(e)), 0);
+	assert_string_equal(cur, "dGVhbTpDMDYx");
+	assert_int_equal(slack_list_scan(1, 200, last, strlen(last), "procure", id, sizeof(id),
+	    cur, sizeof(cur), e, sizeof(e)), 0);
+	assert_string_equal(cur, "");
+	assert_int_equal(slack_list_scan(1, 200, bad_id, strlen(bad_id), "procure", id,
+	    sizeof(id), cur, sizeof(cur), e, sizeof(e)), -1);
+	assert_int_equal(slack_list_scan(1, 200, scope, strlen(scope), "procure", id, sizeof(id),
+	    cur, sizeof(cur), e, sizeof(e)), -1);
 	assert_string_equal(e, "missing_scope");
-	assert_int_equal(slack_info_scan(1, 200, ok, strlen(ok), id, 5, e, sizeof(e)), -1);
+	assert_int_equal(slack_list_scan(1, 429, "", 0, "procure", id, sizeof(id),
+	    cur, sizeof(cur), e, sizeof(e)), -1);
+	assert_int_equal(slack_list_scan(1, 200, "<html>", 6, "procure", id, sizeof(id),
+	    cur, sizeof(cur), e, sizeof(e)), -1);
+	assert_int_equal(slack_list_scan(1, 200, p1, strlen(p1), "procure", id, 5,
+	    cur, sizeof(cur), e, sizeof(e)), -1);
+	assert_int_equal(slack_list_scan(1, 200, more, strlen(more), "procure", id, sizeof(id),
+	    cur, 4, e, sizeof(e)), -1);
+	body = slack_list_body("dGVhbTpDMDYx");
+	assert_non_null(body);
+	assert_non_null(strstr(body, "cursor=dGVhbTpDMDYx"));
+	assert_non_null(strstr(body, "limit=200"));
+	free(body);
+	assert_true(slack_channel_id_shape("C0ABCDEF12"));
+	assert_true(slack_channel_id_shape("G0123456789"));
+	assert_false(slack_channel_id_shape("#procure"));
+	assert_false(slack_channel_id_shape("C0abcdef12"));
+	assert_false(slack_channel_id_shape("C01"));
+	assert_false(slack_channel_id_shape("Cprocure"));
 }
 
 static void
@@ -520,7 +551,7 @@ main(void)
 		cmocka_unit_test(test_history_finds_the_message_by_msg_id_in_metadata),
 		cmocka_unit_test(test_history_pages_with_the_next_cursor),
 		cmocka_unit_test(test_history_errors_say_whether_to_give_up_or_ask_again),
-		cmocka_unit_test(test_info_scan_reads_the_id_or_says_unknown),
+		cmocka_unit_test(test_list_scan_finds_the_name_or_pages_on),
 		cmocka_unit_test(test_refresh_body_and_answer),
 		cmocka_unit_test(test_scopes_header_tells_whether_history_is_readable),
 	};
