@@ -106,6 +106,11 @@ bind_socket(struct auditor *a, int type, const char *endpoint, struct mlc_err *e
 	}
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
 	zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof(max));
+	/* Bound sockets are CURVE servers when zmq.curve is on (mlc_zmq.h). */
+	if (mlc_zmq_curve_apply(a->zctx, s, 1, err) != 0) {
+		zmq_close(s);
+		return NULL;
+	}
 	if (zmq_bind(s, ep) != 0) {
 		mlc_err_set(err, "cannot bind %s: %s", ep, zmq_strerror(zmq_errno()));
 		zmq_close(s);

@@ -140,6 +140,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "mlc-pace-feed: %s\n", err.msg);
 		return 2;
 	}
+	/* zmq.curve: as every stage, before any socket exists. */
+	if (cfg.curve.enabled && mlc_zmq_curve_enable(cfg.curve.server_secret_key_file,
+	    cfg.curve.server_public_key, cfg.curve.client_secret_key_file,
+	    cfg.curve.client_public_key, &err) != 0) {
+		fprintf(stderr, "mlc-pace-feed: %s\n", err.msg);
+		return 2;
+	}
 	if (fd.run == NULL) {
 		snprintf(run, sizeof(run), "run%lld", (long long)mlc_time_now_ms());
 		fd.run = run;

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "mlc_time.h"
+#include "mlc_zmq.h"
 
 #define MAX_REPLY (256 * 1024 * 1024)
 
@@ -20,11 +21,19 @@ static void *
 connect_req(struct cli_ctl *c)
 {
 	void *s = zmq_socket(c->ctx, ZMQ_REQ);
+	struct mlc_err err;
 	int zero = 0;
 
 	if (s == NULL)
 		return NULL;
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+	/* The auditor's control socket is a CURVE server when zmq.curve is on
+	 * (the keys were loaded by cli_load_config()). */
+	if (mlc_zmq_curve_apply(c->ctx, s, 0, &err) != 0) {
+		fprintf(stderr, "mlc: %s\n", err.msg);
+		zmq_close(s);
+		return NULL;
+	}
 	if (zmq_connect(s, c->endpoint) != 0) {
 		zmq_close(s);
 		return NULL;

@@ -1305,7 +1305,10 @@ static const struct cfg_key root_keys[] = {
 	{ .name = "log_level", .kind = CK_STR, .off = offsetof(struct mlc_cfg, log_level),
 	  .size = FSIZE(struct mlc_cfg, log_level), .choices = log_levels },
 	K_DUR(struct mlc_cfg, "resend_after", resend_after_ms, 100, 1 * SEC_D),
-	K_INT(struct mlc_cfg, "max_frame_bytes", max_frame_bytes, 4096, 64 * 1024 * 1024),
+	/* One value for both ends of every hop: senders refuse (at put) what
+	 * receivers (ZMQ_MAXMSGSIZE) would drop. At most MLC_PROTO_MAX_FRAME
+	 * (1 MiB): no frame can be encoded or decoded past it. */
+	K_INT(struct mlc_cfg, "max_frame_bytes", max_frame_bytes, 4096, 1024 * 1024),
 	{ .name = "endpoints", .kind = CK_MAP, .required = true,
 	  .off = offsetof(struct mlc_cfg, ep), .sub = &endpoints_sec },
 	{ .name = "x3", .kind = CK_MAP, .required = true,

@@ -138,6 +138,12 @@ mlc_outbox_put(struct mlc_outbox *ob, MDB_txn *txn, const char *id,
 	MDB_val v;
 	int r;
 
+	if (ob->o.max_frame > 0 && len > (uint64_t)ob->o.max_frame) {
+		mlc_err_set(err, "frame %.200s for %s is %zu bytes, more than max_frame_bytes "
+		    "(%lld) the receiver accepts; not queued", id, ob->peer, len,
+		    (long long)ob->o.max_frame);
+		return MLC_OUTBOX_TOO_BIG;
+	}
 	r = mlc_store_get(txn, ob->idx, id, strlen(id), &v, err);
 	if (r < 0)
 		return -1;

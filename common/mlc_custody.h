@@ -61,11 +61,16 @@ const char *mlc_outbox_peer(const struct mlc_outbox *ob);
 
 /* Adds a frame to the outbox inside the caller's write transaction. The id
  * is the frame's own id (used to match acks). Adding an id already pending
- * is a no-op. */
+ * is a no-op. A frame larger than max_frame (max_frame_bytes, the receiver's
+ * ZMQ_MAXMSGSIZE) is refused with MLC_OUTBOX_TOO_BIG and err saying so:
+ * the receiver's libzmq would drop the connection on it and the outbox would
+ * resend it forever. Nothing is stored then; the caller decides what
+ * becomes of the item (and audits it), see docs/limits.md. */
+#define MLC_OUTBOX_TOO_BIG (-2)
 int mlc_outbox_put(struct mlc_outbox *ob, MDB_txn *txn, const char *id,
     const void *frame, size_t len, struct mlc_err *err);
 
-/* Encodes f and adds it (convenience). */
+/* Encodes f and adds it (convenience); same returns as mlc_outbox_put. */
 int mlc_outbox_put_frame(struct mlc_outbox *ob, MDB_txn *txn,
     const struct mlc_frame *f, const char *id, struct mlc_err *err);
 

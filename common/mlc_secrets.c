@@ -863,7 +863,8 @@ void
 mlc_secrets_list(struct mlc_secrets *s,
     void (*fn)(const char *name, int64_t updated_ms, void *arg), void *arg)
 {
-	qsort(s->e, s->n, sizeof(*s->e), cmp_entry);
+	if (s->n > 0)           /* an empty store has no array (qsort(NULL) is UB) */
+		qsort(s->e, s->n, sizeof(*s->e), cmp_entry);
 	for (size_t i = 0; i < s->n; i++)
 		fn(s->e[i].name, s->e[i].updated_ms, arg);
 }

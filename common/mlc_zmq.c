@@ -6,10 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include <openssl/crypto.h>
+
+#include "mlc_log.h"
 
 /* CURVE keys (Z85 text, 40 characters + NUL); all "" when CURVE is off. */
 static struct {
@@ -145,10 +148,50 @@ mlc_zmq_curve_enabled(void)
 
 /* ZAP (RFC 27): libzmq asks this handler about every CURVE handshake on
  * the context's server sockets; only the configured client key passes. */
+/* Logs a refused handshake: the peer's address and mechanism, never a key
+ * (a public key is not secret, but says nothing an operator needs). At most
+ * one line per 10 s per context, with the count since the last line, so a
+ * peer retrying every 100 ms cannot flood the log. Only a peer that speaks
+ * CURVE with an unknown client key reaches ZAP; one without CURVE or with
+ * the wrong server key fails the handshake inside libzmq, unseen here. */
+static void
+zap_refused(zmq_msg_t *addr, zmq_msg_t *mech, int64_t *last_ms, uint64_t *count)
+{
+	struct timespec ts;
+	int64_t now;
+	char a[64], m[16];
+	size_t al = zmq_msg_size(addr), ml = zmq_msg_size(mech);
+
+	(*count)++;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (*last_ms != 0 && now - *last_ms < 10000)
+		return;
+	if (al >= sizeof(a))
+		al = sizeof(a) - 1;
+	if (ml >= sizeof(m))
+		ml = sizeof(m) - 1;
+	memcpy(a, zmq_msg_data(addr), al);
+	a[al] = '\0';
+	memcpy(m, zmq_msg_data(mech), ml);
+	m[ml] = '\0';
+	for (size_t i = 0; i < al; i++)
+		if ((unsigned char)a[i] < 0x20 || (unsigned char)a[i] > 0x7e)
+			a[i] = '?';
+	for (size_t i = 0; i < ml; i++)
+		if ((unsigned char)m[i] < 0x20 || (unsigned char)m[i] > 0x7e)
+			m[i] = '?';
+	mlc_warn("zmq.curve: refused a %s handshake from %s: unknown client key "
+	    "(%llu refused so far)", m, al ? a : "(local)", (unsigned long long)*count);
+	*last_ms = now;
+}
+
 static void *
 zap_main(void *arg)
 {
 	void *rep = arg;
+	int64_t last_log_ms = 0;
+	uint64_t refused = 0;
 
 	for (;;) {
 		zmq_msg_t part[8];
@@ -187,6 +230,8 @@ zap_main(void *arg)
 		    memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0 &&
 		    zmq_msg_size(&part[6]) == 32 &&
 		    CRYPTO_memcmp(zmq_msg_data(&part[6]), allowed, 32) == 0;
+		if (!ok && n >= 7)
+			zap_refused(&part[3], &part[5], &last_log_ms, &refused);
 		if (n >= 2) {
 			zmq_send(rep, "1.0", 3, ZMQ_SNDMORE);
 			zmq_send(rep, zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), ZMQ_SNDMORE);

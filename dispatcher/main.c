@@ -1667,7 +1667,7 @@ main(int argc, char **argv)
 	    mlc_store_dbi(d.st, "attempt", 0, &d.attempt, &err) != 0 ||
 	    mlc_store_dbi(d.st, "dead", 0, &d.dead, &err) != 0 ||
 	    mlc_store_dbi(d.st, "chanid", 0, &d.chanid, &err) != 0 ||
-	    slack_tokens_open(&d.tokens, d.st, &err) != 0 ||
+	    slack_tokens_open(&d.tokens, d.st, &d.cfg, d.name, &err) != 0 ||
 	    mlc_store_read(d.st, scan_txn, &d, &err) != 0)
 		mlc_proc_die("%s", err.msg);
 	load_tokens(&d);

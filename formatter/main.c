@@ -55,6 +55,47 @@ format_error(struct formatter *fm, MDB_txn *txn, const struct mlc_record *r,
 	return mlc_auditb_put(&b, fm->to_auditor, txn, err);
 }
 
+/* Puts message f (for record r) into ob. A message the dispatcher could not
+ * receive -- encoded larger than max_frame_bytes (MLC_OUTBOX_TOO_BIG) or
+ * past a frame bound (mlc_proto_encode fails) -- is replaced by a short
+ * text-only notice naming the record, and the reason is audited: the record
+ * still reaches its channel, as a pointer to the journal, and nothing
+ * accepted vanishes. Retrying the same message would never succeed. */
+static int
+put_message(struct formatter *fm, MDB_txn *txn, struct mlc_outbox *ob,
+    struct mlc_frame *f, const struct mlc_record *r, struct mlc_err *err)
+{
+	struct mlc_err why;
+	char *buf = NULL, note[1024], audit[MLC_ERR_MAX + 64];
+	size_t len = 0;
+	int rc;
+
+	if (mlc_proto_encode(f, &buf, &len, &why) == 0) {
+		rc = mlc_outbox_put(ob, txn, f->u.msg.id, buf, len, &why);
+		free(buf);
+		if (rc != MLC_OUTBOX_TOO_BIG) {
+			if (rc != 0)
+				*err = why;
+			return rc;
+		}
+	}
+	mlc_warn("record %s: message too large, a notice is posted instead: %s", r->id,
+	    why.msg);
+	snprintf(audit, sizeof(audit), "message replaced by a short notice: %s", why.msg);
+	if (format_error(fm, txn, r, audit, err) != 0)
+		return -1;
+	snprintf(note, sizeof(note), ":warning: %.60s %.200s: the Slack message for this "
+	    "change is too large to pass on (max_frame_bytes); only this notice is "
+	    "posted. Record %.400s, see `mlc audit`.", r->entity, r->key, r->id);
+	f->u.msg.text = note;
+	f->u.msg.blocks = "";
+	rc = mlc_outbox_put_frame(ob, txn, f, f->u.msg.id, err);
+	if (rc == MLC_OUTBOX_TOO_BIG)   /* cannot happen with max_frame_bytes >= 4096 */
+		return format_error(fm, txn, r, "even the short notice is too large; "
+		    "nothing posted", err);
+	return rc;
+}
+
 /* Routes the record (route.h: every matching route, one post per channel)
  * and puts one message per route into the outbox of the channel's
  * dispatcher. Routes without a template share one rendering. */
@@ -116,7 +157,7 @@ route_record(struct formatter *fm, MDB_txn *txn, const struct mlc_record *r,
 		f.u.msg.blocks = rt->template_text[0] != '\0' ? tblocks : blocks;
 		f.u.msg.created_at = now;
 		d = mlc_topo_dispatcher_for(&fm->cfg, rt->channel);
-		if ((rc = mlc_outbox_put_frame(fm->to_disp[d], txn, &f, id, err)) != 0)
+		if ((rc = put_message(fm, txn, fm->to_disp[d], &f, r, err)) != 0)
 			break;
 	}
 	free(text);

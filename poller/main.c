@@ -223,7 +223,24 @@ page_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
 		f.u.rec.polled_at = pa->polled_at;
 		f.u.rec.fields = c->fields;
 		f.u.rec.n_fields = c->n_fields;
-		if (mlc_outbox_put_frame(p->to_formatter, txn, &f, id, err) != 0)
+		r = mlc_outbox_put_frame(p->to_formatter, txn, &f, id, err);
+		if (r == MLC_OUTBOX_TOO_BIG) {
+			/* The formatter could never receive it (max_frame_bytes):
+			 * the record is rejected, with the reason in the journal,
+			 * and the cycle goes on (retrying would never succeed). */
+			struct mlc_auditb b;
+
+			mlc_warn("record %s rejected: %s", id, err->msg);
+			mlc_auditb_init(&b, "error");
+			mlc_auditb_str(&b, "where", "poll");
+			mlc_auditb_str(&b, "record_id", id);
+			mlc_auditb_str(&b, "outcome", "rejected");
+			mlc_auditb_str(&b, "error", err->msg);
+			if (mlc_auditb_put(&b, p->to_auditor, txn, err) != 0)
+				return -1;
+			continue;
+		}
+		if (r != 0)
 			return -1;
 		pa->handed++;
 	}

@@ -100,10 +100,21 @@ x3_auth_open(struct x3_auth **ap, const struct mlc_cfg *cfg, x3_auth_event_fn fn
 		return -1;
 	}
 	if (a->mode == M_OAUTH2) {
-		if (x3_tokens_path(cfg, a->store_path, sizeof(a->store_path)) != 0) {
+		char legacy[600];
+		int migrated;
+
+		if (x3_tokens_path(cfg, a->store_path, sizeof(a->store_path)) != 0 ||
+		    x3_tokens_legacy_path(cfg, legacy, sizeof(legacy)) != 0) {
 			x3_auth_close(&a);
-			return mlc_err_set(err, "state_dir too long");
+			return mlc_err_set(err, "state_dir or secrets.store too long");
 		}
+		if (x3_tokens_migrate(legacy, a->store_path, &migrated, err) != 0) {
+			x3_auth_close(&a);
+			return -1;
+		}
+		if (migrated)
+			mlc_info("X3 tokens moved from the plain file %s into the encrypted "
+			    "store %s; the file is removed", legacy, a->store_path);
 		if (x3_tokens_load(a->store_path, &a->tok, &found, err) != 0) {
 			x3_auth_close(&a);
 			return -1;
@@ -458,14 +469,19 @@ x3_auth_login(const struct mlc_cfg *cfg, const char *code, int64_t now_ms,
 {
 	struct x3_tokens tok;
 	struct token_resp t;
-	char path[600], *secret;
-	int refused, rc;
+	char path[600], legacy[600], *secret;
+	int refused, rc, migrated;
 
 	if (strcmp(cfg->x3.auth, "oauth2") != 0)
 		return mlc_err_set(err, "x3.auth is '%s': `mlc x3 login` is for 'oauth2' only",
 		    cfg->x3.auth);
-	if (x3_tokens_path(cfg, path, sizeof(path)) != 0)
-		return mlc_err_set(err, "state_dir too long");
+	if (x3_tokens_path(cfg, path, sizeof(path)) != 0 ||
+	    x3_tokens_legacy_path(cfg, legacy, sizeof(legacy)) != 0)
+		return mlc_err_set(err, "state_dir or secrets.store too long");
+	/* The master key is checked before the code is spent, and a file an
+	 * older version left is not left behind in plaintext. */
+	if (x3_tokens_migrate(legacy, path, &migrated, err) != 0)
+		return -1;
 	secret = mlc_cfg_secret(cfg->x3.oauth2.client_secret_env,
 	    cfg->x3.oauth2.client_secret_file, "x3.oauth2 client secret", err);
 	if (secret == NULL)

@@ -132,13 +132,17 @@ class Pipeline:
 
     X3_PASSWORD = "e2e-x3-secret-pw"
     SLACK_TOKEN = "xoxb-e2e-secret-token"
+    MASTER_KEY = "6d6c632d6532652d6d61737465722d6b65792d6e6f742d612d7365637265742e"
 
     def __init__(self, bindir, x3_args=None, slack_args=None, keep=False, n_dispatchers=1,
                  channels=("#procure",), **cfg):
         self.bindir = bindir
         self.tmp = tempfile.mkdtemp(prefix="mlc-e2e-")
         self.keep = keep
+        # MLC_MASTER_KEY: rotated tokens (X3 OAuth2, Slack rotation) live
+        # only in the encrypted store, so those stages need a master key.
         self.env = dict(os.environ, X3_PASSWORD=self.X3_PASSWORD, SLACK_BOT_TOKEN=self.SLACK_TOKEN,
+                        MLC_MASTER_KEY=self.MASTER_KEY,
                         ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99",
                         UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
         self.x3 = Sim(os.path.join(bindir, "sim", "mlc-x3sim"), x3_args or [], self.tmp, "x3sim", self.env)

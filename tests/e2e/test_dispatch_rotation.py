@@ -2,6 +2,8 @@
 with oauth.v2.access (grant_type=refresh_token), the post retried once, and
 the new pair kept so that a restart uses it (Slack revoked the configured
 refresh token when it answered the refresh)."""
+import os
+import subprocess
 import time
 
 import harness
@@ -49,6 +51,27 @@ def test_token_expired_is_refreshed_and_the_post_retried(a):
         assert len(ids) == len(set(ids)) == 6
         logs = p.log_text("dispatcher-0")
         assert "xoxe" not in logs and "e2e-client-secret" not in logs, "a secret was logged"
+        # The rotated pairs (slacksim's tokens all begin "xoxe") are in the
+        # encrypted store only: no file of the run (LMDB, logs, config)
+        # holds one in plaintext, and the store has the dispatcher's entry.
+        assert "slack.tokens.dispatcher-0" in p.mlc("secrets", "list").stdout
+        p.stop_all()
+        scanned = 0
+        for root, _, files in os.walk(p.tmp):
+            for fn in files:
+                path = os.path.join(root, fn)
+                if fn in ("x3sim.log", "slacksim.log") or not os.path.isfile(path):
+                    continue
+                with open(path, "rb") as f:
+                    assert b"xoxe" not in f.read(), "a Slack token in plaintext in " + path
+                scanned += 1
+        assert scanned >= 6, scanned
+        # A wrong master key stops the dispatcher at start.
+        exe = os.path.join(p.bindir, "dispatcher", "mlc-dispatcher")
+        env = dict(p.env, MLC_MASTER_KEY="ab" * 32)
+        r = subprocess.run([exe, "-c", p.config, "--index", "0"], capture_output=True, text=True,
+                           env=env, timeout=30)
+        assert r.returncode == 2 and "master key does not open" in r.stderr, (r.returncode, r.stderr)
     finally:
         p.close()
 

@@ -10,6 +10,7 @@ The run lasts MLC_X3_AUTH_RUN_S seconds (default 20, for CI); the issue's
   MLC_X3_AUTH_RUN_S=120 python3 tests/e2e/test_x3_oauth2.py --bin BUILD
 """
 import os
+import subprocess
 import sys
 import time
 
@@ -18,6 +19,25 @@ import harness  # noqa: E402
 from harness import wait_for  # noqa: E402
 from test_x3_auth import OAUTH2, OAUTH_SIM, SECRET_ENV, kinds, login, pipeline  # noqa: E402
 from test_x3_records import assert_exactly_once, delivered_exactly  # noqa: E402
+
+
+def assert_no_plain_tokens(p):
+    """No file under the run's directory except the simulator logs holds an
+    X3 access token (a JWT: "eyJ") or the plain token record the poller
+    used to write (keys refresh_token / granted_at)."""
+    scanned = 0
+    for root, _, files in os.walk(p.tmp):
+        for fn in files:
+            path = os.path.join(root, fn)
+            if fn in ("x3sim.log", "slacksim.log") or not os.path.isfile(path):
+                continue
+            with open(path, "rb") as f:
+                blob = f.read()
+            scanned += 1
+            for needle in (b"eyJ", b"refresh_token", b"granted_at"):
+                assert needle not in blob, "%r in %s" % (needle, path)
+    assert not os.path.exists(os.path.join(p.tmp, "state", "poller", "x3-tokens"))
+    assert scanned >= 8, scanned
 
 
 def test_oauth2_short_tokens_never_fail_a_cycle_and_warn_before_expiry(a):
@@ -59,6 +79,29 @@ def test_oauth2_short_tokens_never_fail_a_cycle_and_warn_before_expiry(a):
         for n in p.names():
             text = p.log_text(n)
             assert SECRET_ENV["X3_CLIENT_SECRET"] not in text
+        # The rotated tokens are in the encrypted store only (entry x3.tokens):
+        # no file the run produced holds an access JWT or a token record.
+        assert "x3.tokens" in p.mlc("secrets", "list").stdout
+        assert_no_plain_tokens(p)
+        # A restart picks the rotated refresh token up from the store (the
+        # configured nothing / a stale one would stop polling).
+        n = len(kinds(p, "poll"))
+        p.kill("poller", sig=15)
+        p.start("poller")
+        wait_for(lambda: len(kinds(p, "poll")) >= n + 3, 30, "cycles after a restart")
+        assert all(e["outcome"] == "ok" for e in kinds(p, "poll")), "a cycle failed after a restart"
+        assert not kinds(p, "alert", "refresh_rejected")
+        p.stop_all()
+        assert_no_plain_tokens(p)
+        # Without the master key, or with another one, the poller stops at
+        # start (exit 2) instead of running without its tokens.
+        exe = os.path.join(p.bindir, "poller", "mlc-poller")
+        env = {k: v for k, v in p.env.items() if k not in ("MLC_MASTER_KEY", "MLC_MASTER_KEY_FILE")}
+        r = subprocess.run([exe, "-c", p.config], capture_output=True, text=True, env=env, timeout=30)
+        assert r.returncode == 2 and "master key" in r.stderr, (r.returncode, r.stderr)
+        env["MLC_MASTER_KEY"] = "ab" * 32
+        r = subprocess.run([exe, "-c", p.config], capture_output=True, text=True, env=env, timeout=30)
+        assert r.returncode == 2 and "master key does not open" in r.stderr, (r.returncode, r.stderr)
     finally:
         p.close()
 

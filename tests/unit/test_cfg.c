@@ -337,7 +337,11 @@ test_page_size_range_is_enforced(void **state)
 	    "t.yaml:14: key 'x3.page_size': must be an integer between 1 and 1000 (got '1001')");
 	expect_error(LOAD_EDIT(1, 1, "state_dir: /s\nmax_frame_bytes: 4095"),
 	    "t.yaml:2: key 'max_frame_bytes': must be an integer between 4096 and "
-	    "67108864 (got '4095')");
+	    "1048576 (got '4095')");
+	/* above the frame codec's own limit: receivers could not decode it */
+	expect_error(LOAD_EDIT(1, 1, "state_dir: /s\nmax_frame_bytes: 1048577"),
+	    "t.yaml:2: key 'max_frame_bytes': must be an integer between 4096 and "
+	    "1048576 (got '1048577')");
 }
 
 static void

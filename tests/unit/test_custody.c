@@ -375,6 +375,97 @@ test_oversized_frame_never_reaches_the_decoder(void **state)
 	assert_int_equal(e->rejects, 0);
 }
 
+struct over_arg {
+	struct mlc_outbox *ob;
+	const char *id;
+	size_t len;
+	const char *field;      /* non-NULL: a record frame with this field value */
+	int rc;
+	struct mlc_err err;
+};
+
+static int
+over_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
+{
+	struct over_arg *b = arg;
+
+	(void)err;
+	if (b->field != NULL) {
+		struct mlc_field fld = { "NOTE", (char *)(uintptr_t)b->field };
+		struct mlc_frame f;
+
+		memset(&f, 0, sizeof(f));
+		f.type = MLC_FRAME_RECORD;
+		f.u.rec.id = (char *)(uintptr_t)b->id;
+		f.u.rec.from = "A";
+		f.u.rec.entity = "purchase_order";
+		f.u.rec.key = "PO1";
+		f.u.rec.stamp = "2026-11-29T01:02:03Z";
+		f.u.rec.event = "changed";
+		f.u.rec.polled_at = "2026-11-29T01:02:04Z";
+		f.u.rec.fields = &fld;
+		f.u.rec.n_fields = 1;
+		b->rc = mlc_outbox_put_frame(b->ob, txn, &f, b->id, &b->err);
+	} else {
+		char *buf = calloc(1, b->len);
+
+		assert_non_null(buf);
+		b->rc = mlc_outbox_put(b->ob, txn, b->id, buf, b->len, &b->err);
+		free(buf);
+	}
+	return 0;       /* commit whatever the put left (it must leave nothing) */
+}
+
+/* A frame larger than max_frame_bytes is refused when it is put (not
+ * resent forever into a receiver that drops it), with a specific error;
+ * frames within the limit, before and after it, still flow. */
+static void
+test_frame_over_max_frame_bytes_is_refused_at_put(void **state)
+{
+	struct env *e = *state;
+	struct mlc_err err;
+	struct over_arg b;
+	char *field;
+
+	close_sender(e);
+	close_receiver(e);
+	e->o.max_frame = 4096;  /* the smallest max_frame_bytes the config allows */
+	open_sender(e);
+	open_receiver(e);
+	put_range(e, 0, 3);
+	/* a record with a 5,000-byte field */
+	field = malloc(5001);
+	assert_non_null(field);
+	memset(field, 'x', 5000);
+	field[5000] = '\0';
+	memset(&b, 0, sizeof(b));
+	b.ob = e->ob;
+	b.id = "rec-big";
+	b.field = field;
+	assert_int_equal(mlc_store_write(e->st_a, over_txn, &b, &err), 0);
+	assert_int_equal(b.rc, MLC_OUTBOX_TOO_BIG);
+	assert_non_null(strstr(b.err.msg, "rec-big"));
+	assert_non_null(strstr(b.err.msg, "more than max_frame_bytes (4096)"));
+	assert_int_equal(mlc_outbox_pending(e->ob), 3);
+	free(field);
+	put_range(e, 3, 6);
+	run_until_drained(e, 10000);
+	assert_each_seen_once(e, 6);
+	/* the boundary: 4097 bytes refused, 4096 accepted */
+	memset(&b, 0, sizeof(b));
+	b.ob = e->ob;
+	b.id = "raw-4097";
+	b.len = 4097;
+	assert_int_equal(mlc_store_write(e->st_a, over_txn, &b, &err), 0);
+	assert_int_equal(b.rc, MLC_OUTBOX_TOO_BIG);
+	assert_int_equal(mlc_outbox_pending(e->ob), 0);
+	b.id = "raw-4096";
+	b.len = 4096;
+	assert_int_equal(mlc_store_write(e->st_a, over_txn, &b, &err), 0);
+	assert_int_equal(b.rc, 0);
+	assert_int_equal(mlc_outbox_pending(e->ob), 1);
+}
+
 static void
 test_prune_forgets_old_ids_only(void **state)
 {
@@ -440,6 +531,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_handler_failure_acks_nothing_and_batch_is_redelivered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_frame_is_rejected_and_good_frames_still_flow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversized_frame_never_reaches_the_decoder, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frame_over_max_frame_bytes_is_refused_at_put, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_forgets_old_ids_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_grows_the_map_when_full, setup, teardown),
 	};

@@ -1,6 +1,6 @@
-/* Unit tests for poller/x3_auth timing and poller/token_store: when an
- * access token is refreshed (never after it expires), when the refresh
- * token's expiry warnings are due, and the token file (0600, atomic). */
+/* Unit tests for poller/x3_auth timing: when an access token is refreshed
+ * (never after it expires) and when the refresh token's expiry warnings are
+ * due. The token store itself: test_token_stores.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,62 +59,6 @@ test_expiry_warnings_are_due_once_each_at_7_and_1_days(void **state)
 	assert_int_equal(x3_token_warning_due(0, ttl, 7 * D, 1 * D, 0, g), 0);
 }
 
-static void
-test_token_file_round_trips_with_mode_0600_and_no_temp_left(void **state)
-{
-	char dir[] = "/tmp/mlc-tok-XXXXXX", path[256], tmp[300];
-	struct x3_tokens t = { 0 }, u;
-	struct mlc_err err;
-	struct stat sb;
-	int found;
-
-	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/poller/x3-tokens", dir);
-	assert_int_equal(x3_tokens_load(path, &u, &found, &err), 0);
-	assert_int_equal(found, 0);
-	t.refresh_token = strdup("rt-1");
-	t.granted_ms = 123456;
-	t.refreshed_ms = 234567;
-	t.warned = 1;
-	assert_int_equal(x3_tokens_save(path, &t, &err), 0);
-	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_mode & 0777, 0600);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	assert_int_not_equal(access(tmp, F_OK), 0);
-	assert_int_equal(x3_tokens_load(path, &u, &found, &err), 0);
-	assert_int_equal(found, 1);
-	assert_string_equal(u.refresh_token, "rt-1");
-	assert_int_equal(u.granted_ms, 123456);
-	assert_int_equal(u.refreshed_ms, 234567);
-	assert_int_equal(u.warned, 1);
-	assert_int_equal(u.rejected, 0);
-	x3_tokens_free(&u);
-	/* rotation replaces the file */
-	free(t.refresh_token);
-	t.refresh_token = strdup("rt-2");
-	t.rejected = 1;
-	assert_int_equal(x3_tokens_save(path, &t, &err), 0);
-	assert_int_equal(x3_tokens_load(path, &u, &found, &err), 0);
-	assert_string_equal(u.refresh_token, "rt-2");
-	assert_int_equal(u.rejected, 1);
-	x3_tokens_free(&u);
-	x3_tokens_free(&t);
-	/* a corrupt file is an error that says what to do */
-	{
-		FILE *f = fopen(path, "w");
-
-		fputs("{not json", f);
-		fclose(f);
-	}
-	assert_int_equal(x3_tokens_load(path, &u, &found, &err), -1);
-	assert_non_null(strstr(err.msg, "mlc x3 login"));
-	unlink(path);
-	snprintf(tmp, sizeof(tmp), "%s/poller", dir);
-	rmdir(tmp);
-	rmdir(dir);
-}
-
 int
 main(void)
 {
@@ -122,7 +66,6 @@ main(void)
 		cmocka_unit_test(test_five_minute_token_is_refreshed_a_margin_before_expiry),
 		cmocka_unit_test(test_short_token_is_refreshed_at_half_life_never_after_expiry),
 		cmocka_unit_test(test_expiry_warnings_are_due_once_each_at_7_and_1_days),
-		cmocka_unit_test(test_token_file_round_trips_with_mode_0600_and_no_temp_left),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
