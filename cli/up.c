@@ -6,7 +6,8 @@
  * stage that dies is restarted after a back-off (1 s doubling to 30 s, reset
  * once it has run a minute); nothing is lost meanwhile, because every stage
  * keeps what it accepted in LMDB. SIGINT or SIGTERM stops every stage with
- * SIGTERM, then SIGKILL after 10 s. A stage that refuses to start (exit 2:
+ * SIGTERM, then SIGKILL after shutdown.drain_timeout + 5 s (a stage drains
+ * what is in flight for up to drain_timeout, then exits). A stage that refuses to start (exit 2:
  * bad config, wrong master key, missing secret) is not restarted: `mlc up`
  * stops everything and exits 2, instead of looping on an error that only an
  * operator can fix. Children also get PR_SET_PDEATHSIG, so
@@ -28,6 +29,7 @@
 #include "mlc_topo.h"
 
 #define MAX_CHILDREN (MLC_CFG_MAX_DISPATCHERS + 3)
+#define UP_KILL_MARGIN_MS 5000
 
 struct child {
 	char name[32];
@@ -206,7 +208,9 @@ cli_up(int argc, char **argv)
 	for (size_t i = n; i-- > 0;)
 		if (kids[i].pid > 0)
 			kill(kids[i].pid, SIGTERM);
-	deadline = mlc_time_mono_ms() + 10000;
+	/* Each stage drains for at most shutdown.drain_timeout, then exits on
+	 * its own; the margin covers its exit (closing LMDB, the last commit). */
+	deadline = mlc_time_mono_ms() + cfg.drain_timeout_ms + UP_KILL_MARGIN_MS;
 	for (;;) {
 		size_t alive = 0;
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
