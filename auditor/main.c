@@ -301,7 +301,7 @@ main(int argc, char **argv)
 	/* SIGTERM: events keep being journaled while the other stages drain
 	 * (they send their last ones), and replays/alerts handed on, until all
 	 * is quiet or shutdown.drain_timeout passes (mlc_proc.h). */
-	while (mlc_drain_step(&dr, mlc_proc_stop,
+	while (mlc_drain_step(&dr, mlc_proc_stop, 0,
 	    mlc_time_mono_ms() - last_rx < AUD_DRAIN_QUIET_MS, outbox_pending(&a),
 	    mlc_time_mono_ms())) {
 		zmq_pollitem_t items[5];

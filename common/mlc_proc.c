@@ -101,8 +101,8 @@ mlc_drain_init(struct mlc_drain *dr, int64_t timeout_ms, int64_t stall_ms)
 }
 
 int
-mlc_drain_step(struct mlc_drain *dr, int stop, uint64_t inflight, uint64_t pending,
-    int64_t now)
+mlc_drain_step(struct mlc_drain *dr, int stop, uint64_t inflight, int busy,
+    uint64_t pending, int64_t now)
 {
 	if (dr->outcome != NULL)
 		return 0;
@@ -120,15 +120,16 @@ mlc_drain_step(struct mlc_drain *dr, int stop, uint64_t inflight, uint64_t pendi
 	}
 	dr->inflight = inflight;
 	dr->pending = pending;
-	/* Any ack counts as progress; new frames (audit records) do not. */
-	if (pending < dr->last_pending)
+	/* Any ack counts as progress, and so does traffic from a peer (it is
+	 * alive); new frames of our own (audit records) do not. */
+	if (pending < dr->last_pending || busy)
 		dr->last_progress = now;
 	dr->last_pending = pending;
-	if (inflight == 0 && pending == 0)
+	if (inflight == 0 && !busy && pending == 0)
 		dr->outcome = "done";
 	else if (now >= dr->deadline)
 		dr->outcome = "timeout";
-	else if (inflight == 0 && now - dr->last_progress >= dr->stall_ms)
+	else if (inflight == 0 && !busy && now - dr->last_progress >= dr->stall_ms)
 		dr->outcome = "stalled";
 	return dr->outcome == NULL;
 }

@@ -36,11 +36,13 @@ void mlc_proc_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), nor
 /* ---- SIGTERM: draining ----
  *
  * A stage's main loop runs `while (mlc_drain_step(&dr, mlc_proc_stop,
- * inflight, pending, now))`. Until SIGTERM it always goes on. From SIGTERM
- * on (mlc_drain_active) the stage takes no new work but finishes what is
- * in flight (`inflight`: HTTP posts awaiting their answer, frames just
- * received) and keeps handing on what its outboxes hold (`pending`: frames
- * not yet acked). The loop ends when both are 0 ("done"), when the
+ * inflight, busy, pending, now))`. Until SIGTERM it always goes on. From
+ * SIGTERM on (mlc_drain_active) the stage takes no new work but finishes
+ * what is in flight (`inflight`: HTTP requests awaiting their answer,
+ * outcomes not yet committed), goes on while `busy` (frames arrived a
+ * moment ago: a peer draining too may have more) and keeps handing on what
+ * its outboxes hold (`pending`: frames not yet acked). The loop ends when
+ * all three are 0 ("done"), when the
  * deadline (shutdown.drain_timeout) passes ("timeout"), or when only
  * outbox frames are left and no ack has shrunk them for stall_ms
  * ("stalled": the peer has stopped too). Nothing is lost either way: what
@@ -59,8 +61,8 @@ struct mlc_drain {
 
 void mlc_drain_init(struct mlc_drain *dr, int64_t timeout_ms, int64_t stall_ms);
 /* 1 = run the loop again, 0 = leave it. now: monotonic ms. */
-int mlc_drain_step(struct mlc_drain *dr, int stop, uint64_t inflight, uint64_t pending,
-    int64_t now);
+int mlc_drain_step(struct mlc_drain *dr, int stop, uint64_t inflight, int busy,
+    uint64_t pending, int64_t now);
 static inline int mlc_drain_active(const struct mlc_drain *dr) { return dr->active; }
 /* Adds drain_outcome, drain_ms, inflight/pending at SIGTERM and left at exit
  * to an audit record (the stage's "stop" record) and logs one line. */

@@ -1481,16 +1481,15 @@ lifecycle(struct dispatcher *d, const char *kind, const struct mlc_drain *dr)
 /* ---- SIGTERM and SIGHUP ---- */
 
 /* Work of our own still in flight: requests awaiting Slack's answer and
- * outcomes not yet committed. Frames arrived in the last moment count too,
- * so that a formatter draining at the same time can hand its last ones on. */
+ * outcomes not yet committed. */
 static uint64_t
-drain_inflight(const struct dispatcher *d, int64_t now, int64_t last_rx)
+drain_inflight(const struct dispatcher *d)
 {
-	uint64_t n = d->n_done;
+	uint64_t n = 0;
 
 	for (size_t i = 0; i < d->n_chans; i++)
 		n += d->chans[i].h != NULL || d->chans[i].done_pending;
-	return n + (now - last_rx < DRAIN_QUIET_MS);
+	return n;
 }
 
 /* SIGTERM: a post whose attempt was recorded ahead of time (PREPARE_MS)
@@ -1703,8 +1702,11 @@ main(int argc, char **argv)
 	lifecycle(&d, "start", NULL);
 	startup_check(&d);
 	mlc_drain_init(&dr, d.cfg.drain_timeout_ms, 2 * d.cfg.resend_after_ms);
-	while (mlc_drain_step(&dr, mlc_proc_stop, drain_inflight(&d, mlc_time_mono_ms(),
-	    last_rx), mlc_outbox_pending(d.to_auditor), mlc_time_mono_ms())) {
+	/* Frames that arrived a moment ago keep the drain going, so that a
+	 * formatter draining at the same time can hand its last ones on. */
+	while (mlc_drain_step(&dr, mlc_proc_stop, drain_inflight(&d),
+	    mlc_time_mono_ms() - last_rx < DRAIN_QUIET_MS, mlc_outbox_pending(d.to_auditor),
+	    mlc_time_mono_ms())) {
 		int64_t now = mlc_time_mono_ms(), timeout = 1000, dd;
 		struct curl_waitfd wfd[2];
 		int running = 0;

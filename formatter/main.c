@@ -254,7 +254,7 @@ main(int argc, char **argv)
 	mlc_drain_init(&dr, fm.cfg.drain_timeout_ms, 2 * fm.cfg.resend_after_ms);
 	/* SIGTERM: what is received is still routed, and the outboxes handed on,
 	 * until both are done or shutdown.drain_timeout passes (mlc_proc.h). */
-	while (mlc_drain_step(&dr, mlc_proc_stop,
+	while (mlc_drain_step(&dr, mlc_proc_stop, 0,
 	    mlc_time_mono_ms() - last_rx < DRAIN_QUIET_MS, pending(&fm), mlc_time_mono_ms())) {
 		zmq_pollitem_t items[2] = {
 			{ mlc_inbox_socket(fm.in), 0, ZMQ_POLLIN, 0 },

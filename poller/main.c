@@ -666,7 +666,7 @@ main(int argc, char **argv)
 	/* SIGTERM: a cycle stops after the page it is on (each page is one
 	 * commit), no new one starts, and the outboxes are handed on until
 	 * acked or shutdown.drain_timeout passes (mlc_proc.h). */
-	while (mlc_drain_step(&dr, mlc_proc_stop, 0, mlc_outbox_pending(p.to_formatter) +
+	while (mlc_drain_step(&dr, mlc_proc_stop, 0, 0, mlc_outbox_pending(p.to_formatter) +
 	    mlc_outbox_pending(p.to_auditor), mlc_time_mono_ms())) {
 		int64_t now = mlc_time_mono_ms(), timeout, d;
 		zmq_pollitem_t item = { p.ack_sock, 0, ZMQ_POLLIN, 0 };

@@ -106,7 +106,7 @@ test_drain_runs_until_stop(void **state)
 	(void)state;
 	mlc_drain_init(&dr, 1000, 500);
 	for (int64_t t = 0; t < 5000; t += 100)
-		assert_int_equal(mlc_drain_step(&dr, 0, 3, 7, t), 1);
+		assert_int_equal(mlc_drain_step(&dr, 0, 3, 0, 7, t), 1);
 	assert_int_equal(mlc_drain_active(&dr), 0);
 	assert_null(dr.outcome);
 }
@@ -118,16 +118,16 @@ test_drain_ends_when_nothing_is_left(void **state)
 
 	(void)state;
 	mlc_drain_init(&dr, 10000, 500);
-	assert_int_equal(mlc_drain_step(&dr, 1, 2, 5, 1000), 1);
+	assert_int_equal(mlc_drain_step(&dr, 1, 2, 0, 5, 1000), 1);
 	assert_int_equal(mlc_drain_active(&dr), 1);
 	assert_int_equal(dr.inflight0, 2);
 	assert_int_equal(dr.pending0, 5);
-	assert_int_equal(mlc_drain_step(&dr, 1, 1, 4, 1100), 1);
-	assert_int_equal(mlc_drain_step(&dr, 1, 0, 1, 1200), 1);
-	assert_int_equal(mlc_drain_step(&dr, 1, 0, 0, 1300), 0);
+	assert_int_equal(mlc_drain_step(&dr, 1, 1, 0, 4, 1100), 1);
+	assert_int_equal(mlc_drain_step(&dr, 1, 0, 0, 1, 1200), 1);
+	assert_int_equal(mlc_drain_step(&dr, 1, 0, 0, 0, 1300), 0);
 	assert_string_equal(dr.outcome, "done");
 	/* Once over, it stays over. */
-	assert_int_equal(mlc_drain_step(&dr, 1, 5, 5, 1400), 0);
+	assert_int_equal(mlc_drain_step(&dr, 1, 5, 0, 5, 1400), 0);
 	assert_string_equal(dr.outcome, "done");
 }
 
@@ -138,7 +138,7 @@ test_drain_with_nothing_to_do_ends_at_once(void **state)
 
 	(void)state;
 	mlc_drain_init(&dr, 10000, 500);
-	assert_int_equal(mlc_drain_step(&dr, 1, 0, 0, 50), 0);
+	assert_int_equal(mlc_drain_step(&dr, 1, 0, 0, 0, 50), 0);
 	assert_string_equal(dr.outcome, "done");
 }
 
@@ -149,11 +149,11 @@ test_drain_in_flight_work_waits_until_the_deadline(void **state)
 
 	(void)state;
 	mlc_drain_init(&dr, 2000, 100);
-	assert_int_equal(mlc_drain_step(&dr, 1, 1, 0, 10000), 1);
+	assert_int_equal(mlc_drain_step(&dr, 1, 1, 0, 0, 10000), 1);
 	/* A slow answer: no progress, but in flight work is never "stalled". */
-	assert_int_equal(mlc_drain_step(&dr, 1, 1, 0, 11000), 1);
-	assert_int_equal(mlc_drain_step(&dr, 1, 1, 0, 11999), 1);
-	assert_int_equal(mlc_drain_step(&dr, 1, 1, 0, 12000), 0);
+	assert_int_equal(mlc_drain_step(&dr, 1, 1, 0, 0, 11000), 1);
+	assert_int_equal(mlc_drain_step(&dr, 1, 1, 0, 0, 11999), 1);
+	assert_int_equal(mlc_drain_step(&dr, 1, 1, 0, 0, 12000), 0);
 	assert_string_equal(dr.outcome, "timeout");
 	assert_int_equal(dr.inflight, 1);
 }
@@ -165,7 +165,7 @@ test_drain_zero_timeout_leaves_at_once(void **state)
 
 	(void)state;
 	mlc_drain_init(&dr, 0, 0);
-	assert_int_equal(mlc_drain_step(&dr, 1, 4, 4, 100), 0);
+	assert_int_equal(mlc_drain_step(&dr, 1, 4, 0, 4, 100), 0);
 	assert_string_equal(dr.outcome, "timeout");
 }
 
@@ -176,17 +176,40 @@ test_drain_outbox_waits_while_acks_come(void **state)
 
 	(void)state;
 	mlc_drain_init(&dr, 10000, 500);
-	assert_int_equal(mlc_drain_step(&dr, 1, 0, 10, 0), 1);
+	assert_int_equal(mlc_drain_step(&dr, 1, 0, 0, 10, 0), 1);
 	/* Acks keep shrinking the outbox: never stalled. */
 	for (int i = 1; i < 10; i++)
-		assert_int_equal(mlc_drain_step(&dr, 1, 0, 10 - (uint64_t)i, 400 * i), 1);
+		assert_int_equal(mlc_drain_step(&dr, 1, 0, 0, 10 - (uint64_t)i, 400 * i), 1);
 	/* Then the peer is gone: nothing moves for stall_ms. */
-	assert_int_equal(mlc_drain_step(&dr, 1, 0, 1, 3600 + 499), 1);
+	assert_int_equal(mlc_drain_step(&dr, 1, 0, 0, 1, 3600 + 499), 1);
 	/* A new frame (growth) is no progress. */
-	assert_int_equal(mlc_drain_step(&dr, 1, 0, 2, 3600 + 450), 1);
-	assert_int_equal(mlc_drain_step(&dr, 1, 0, 2, 3600 + 500), 0);
+	assert_int_equal(mlc_drain_step(&dr, 1, 0, 0, 2, 3600 + 450), 1);
+	assert_int_equal(mlc_drain_step(&dr, 1, 0, 0, 2, 3600 + 500), 0);
 	assert_string_equal(dr.outcome, "stalled");
 	assert_int_equal(dr.pending, 2);
+}
+
+static void
+test_drain_busy_keeps_going_but_is_not_counted(void **state)
+{
+	struct mlc_drain dr;
+
+	(void)state;
+	mlc_drain_init(&dr, 5000, 100);
+	/* Frames keep arriving from a peer that drains too. */
+	assert_int_equal(mlc_drain_step(&dr, 1, 0, 1, 0, 0), 1);
+	assert_int_equal(mlc_drain_step(&dr, 1, 0, 1, 0, 1000), 1);
+	assert_int_equal(mlc_drain_step(&dr, 1, 0, 1, 3, 2000), 1);
+	assert_int_equal(dr.inflight, 0);
+	/* Quiet at last, outbox still full and no ack: stalled, not before. */
+	assert_int_equal(mlc_drain_step(&dr, 1, 0, 0, 3, 2050), 1);
+	assert_int_equal(mlc_drain_step(&dr, 1, 0, 0, 3, 2100), 0);
+	assert_string_equal(dr.outcome, "stalled");
+	/* Busy to the end: the deadline still wins. */
+	mlc_drain_init(&dr, 5000, 100);
+	assert_int_equal(mlc_drain_step(&dr, 1, 0, 1, 0, 0), 1);
+	assert_int_equal(mlc_drain_step(&dr, 1, 0, 1, 0, 5000), 0);
+	assert_string_equal(dr.outcome, "timeout");
 }
 
 /* ---- the configuration key ---- */
@@ -307,6 +330,7 @@ main(void)
 		cmocka_unit_test(test_drain_in_flight_work_waits_until_the_deadline),
 		cmocka_unit_test(test_drain_zero_timeout_leaves_at_once),
 		cmocka_unit_test(test_drain_outbox_waits_while_acks_come),
+		cmocka_unit_test(test_drain_busy_keeps_going_but_is_not_counted),
 		cmocka_unit_test(test_drain_timeout_default_and_bounds),
 		cmocka_unit_test(test_reload_takes_new_routes_and_schedule),
 		cmocka_unit_test(test_reload_of_a_bad_file_keeps_everything),
