@@ -237,19 +237,27 @@ reload(struct auditor *a)
 	mlc_auditb_str(&b, "process", "auditor");
 	mlc_auditb_str(&b, "outcome", ok ? "ok" : "failed");
 	if (ok) {
-		int restart = memcmp(&n.ep, &a->cfg.ep, sizeof(n.ep)) != 0 ||
-		    strcmp(n.aud.http_listen, a->cfg.aud.http_listen) != 0 ||
-		    strcmp(n.inbound.listen, a->cfg.inbound.listen) != 0;
+		char restart[128];
+		int w = snprintf(restart, sizeof(restart), "%s%s%s",
+		    memcmp(&n.ep, &a->cfg.ep, sizeof(n.ep)) != 0 ? ", endpoints" : "",
+		    strcmp(n.aud.http_listen, a->cfg.aud.http_listen) != 0 ?
+		    ", auditor.http_listen" : "",
+		    strcmp(n.inbound.listen, a->cfg.inbound.listen) != 0 ? ", inbound.listen" : "");
 
 		a->cfg.audit_retention_ms = n.audit_retention_ms;
 		memcpy(a->cfg.aud.alert_channel, n.aud.alert_channel, sizeof(n.aud.alert_channel));
 		a->cfg.aud.alert_max_per_hour = n.aud.alert_max_per_hour;
 		a->cfg.aud.compact_interval_ms = n.aud.compact_interval_ms;
 		a->cfg.aud.health_max_silence_ms = n.aud.health_max_silence_ms;
+		/* The listener stays where it is until a restart. */
+		memcpy(n.inbound.listen, a->cfg.inbound.listen, sizeof(n.inbound.listen));
 		a->cfg.inbound = n.inbound;
-		if (restart)
-			mlc_auditb_str(&b, "note", "endpoints and listen addresses change only "
-			    "after a restart");
+		/* Named like the other stages' reload events (mlc_proc_reload_audit). */
+		if (w > 2 && (size_t)w < sizeof(restart)) {
+			mlc_auditb_str(&b, "needs_restart", restart + 2);
+			mlc_warn("SIGHUP: changed keys that need a restart keep their running "
+			    "value: %s", restart + 2);
+		}
 		mlc_info("configuration reloaded");
 	} else {
 		mlc_auditb_str(&b, "error", err.msg);

@@ -199,8 +199,8 @@ def test_sighup_reloads_schedule_and_routes_and_refuses_a_broken_file(a):
         lines[idx] = '    channel: "#Not A Channel"'
         with open(p.config, "w") as f:
             f.write("\n".join(lines))
-        hup(p, "formatter", "poller", "dispatcher-0")
-        for proc in ("formatter", "poller", "dispatcher-0"):
+        hup(p, "formatter", "poller", "dispatcher-0", "auditor")
+        for proc in ("formatter", "poller", "dispatcher-0", "auditor"):
             bad = wait_for(lambda: reloads(p, proc, "failed", good_copy), 20,
                            proc + " refusing the file")
             err = bad[-1]["error"]
