@@ -7,7 +7,8 @@
  * once it has run a minute); nothing is lost meanwhile, because every stage
  * keeps what it accepted in LMDB. SIGINT or SIGTERM stops every stage with
  * SIGTERM, then SIGKILL after shutdown.drain_timeout + 5 s (a stage drains
- * what is in flight for up to drain_timeout, then exits). A stage that refuses to start (exit 2:
+ * what is in flight for up to drain_timeout, then exits). SIGHUP is passed
+ * on to every stage (each reloads the config file). A stage that refuses to start (exit 2:
  * bad config, wrong master key, missing secret) is not restarted: `mlc up`
  * stops everything and exits 2, instead of looping on an error that only an
  * operator can fix. Children also get PR_SET_PDEATHSIG, so
@@ -41,12 +42,15 @@ struct child {
 	int64_t backoff;
 };
 
-static volatile sig_atomic_t stop_sig;
+static volatile sig_atomic_t stop_sig, hup_sig;
 
 static void
 on_sig(int sig)
 {
-	stop_sig = sig;
+	if (sig == SIGHUP)
+		hup_sig = 1;
+	else
+		stop_sig = sig;
 }
 
 /* Finds mlc-<stage>: next to this binary, in the build tree layout
@@ -156,6 +160,7 @@ cli_up(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 
 	for (size_t i = 0; i < n; i++) {
 		kids[i].backoff = 1000;
@@ -168,6 +173,15 @@ cli_up(int argc, char **argv)
 		int64_t now = mlc_time_mono_ms();
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 
+		if (hup_sig) {
+			/* Every stage reloads the config file (each validates it and
+			 * keeps its running one if it is bad). */
+			hup_sig = 0;
+			fprintf(stderr, "mlc up: SIGHUP: asking every stage to reload %s\n", abspath);
+			for (size_t i = 0; i < n; i++)
+				if (kids[i].pid > 0)
+					kill(kids[i].pid, SIGHUP);
+		}
 		if (pid > 0) {
 			for (size_t i = 0; i < n; i++) {
 				if (kids[i].pid != pid)

@@ -2,7 +2,8 @@
 shutdown.drain_timeout (plus a margin) to drain before SIGKILL: a post
 whose answer takes longer than the old fixed 10 s is still answered,
 recorded and never looked up or resent after the restart
-(docs/operations.md, "Stopping and reloading")."""
+(docs/operations.md, "Stopping and reloading"). SIGHUP to `mlc up` is
+passed on to every stage."""
 import os
 import signal
 import subprocess
@@ -25,6 +26,16 @@ def test_mlc_up_waits_for_the_drain_timeout_before_sigkill(a):
         p.slack.post("/sim/fault", {"channel": "*", "slow_ms": 10500})
         p.x3.post("/sim/generate?n=1&mode=create")
         wait_for(lambda: len(p.messages()) == 1, 30, "a post stored, its answer 10.5 s away")
+        # SIGHUP to mlc up reaches every stage (the post in flight is not
+        # disturbed: checked below).
+        up.send_signal(signal.SIGHUP)
+
+        def reloaded():
+            ev = p.audit()
+            got = {e.get("process") for e in ev if e["kind"] == "reload" and e.get("outcome") == "ok"}
+            return got >= set(p.names()) or None
+
+        wait_for(reloaded, 15, "a reload event from every stage")
         t0 = time.monotonic()
         up.send_signal(signal.SIGTERM)
         assert up.wait(30) == 0
