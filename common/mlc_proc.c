@@ -110,8 +110,9 @@ mlc_drain_step(struct mlc_drain *dr, int stop, uint64_t inflight, int busy,
 		if (!stop)
 			return 1;
 		dr->active = 1;
-		dr->started = dr->last_progress = now;
-		dr->deadline = now + dr->timeout_ms;
+		dr->started = dr->seen != 0 && dr->seen < now ? dr->seen : now;
+		dr->last_progress = now;
+		dr->deadline = dr->started + dr->timeout_ms;
 		dr->inflight0 = inflight;
 		dr->pending0 = dr->last_pending = pending;
 		mlc_info("SIGTERM: taking no new work; draining %llu in flight and %llu "
@@ -132,6 +133,14 @@ mlc_drain_step(struct mlc_drain *dr, int stop, uint64_t inflight, int busy,
 	else if (inflight == 0 && !busy && now - dr->last_progress >= dr->stall_ms)
 		dr->outcome = "stalled";
 	return dr->outcome == NULL;
+}
+
+int
+mlc_drain_expired(struct mlc_drain *dr, int64_t now)
+{
+	if (dr->seen == 0)
+		dr->seen = now > 0 ? now : 1;
+	return now >= (dr->active ? dr->started : dr->seen) + dr->timeout_ms;
 }
 
 void

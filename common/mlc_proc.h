@@ -52,6 +52,7 @@ struct mlc_drain {
 	int64_t stall_ms;
 	int active;
 	int64_t started, deadline;      /* monotonic ms */
+	int64_t seen;                   /* SIGTERM first noted (mlc_drain_expired), 0 = not */
 	int64_t last_progress;
 	uint64_t last_pending;
 	uint64_t inflight0, pending0;   /* when SIGTERM came */
@@ -64,6 +65,11 @@ void mlc_drain_init(struct mlc_drain *dr, int64_t timeout_ms, int64_t stall_ms);
 int mlc_drain_step(struct mlc_drain *dr, int stop, uint64_t inflight, int busy,
     uint64_t pending, int64_t now);
 static inline int mlc_drain_active(const struct mlc_drain *dr) { return dr->active; }
+/* For work that runs outside the loop (the poller's page request): notes
+ * that SIGTERM was seen at `now` (the first call counts: the deadline runs
+ * from there, for the loop's drain too), and says whether the deadline has
+ * passed. */
+int mlc_drain_expired(struct mlc_drain *dr, int64_t now);
 /* Adds drain_outcome, drain_ms, inflight/pending at SIGTERM and left at exit
  * to an audit record (the stage's "stop" record) and logs one line. */
 void mlc_drain_report(const struct mlc_drain *dr, struct mlc_auditb *b);

@@ -67,6 +67,7 @@ struct poller {
 	struct x3_sched sched;
 	char pid_path[600];
 	int stopped_audited;
+	struct mlc_drain drain;   /* SIGTERM (mlc_proc.h) */
 };
 
 struct wm {
@@ -263,6 +264,16 @@ idle_pump(void *arg)
 	return mlc_proc_stop != 0;
 }
 
+/* A page request still running when shutdown.drain_timeout has passed
+ * since SIGTERM is abandoned (nothing of it was committed). */
+static int
+cancel_request(void *arg)
+{
+	struct poller *p = arg;
+
+	return mlc_proc_stop && mlc_drain_expired(&p->drain, mlc_time_mono_ms());
+}
+
 /* Forgets handed ids whose stamp is far behind every watermark. */
 static int
 prune_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
@@ -444,7 +455,8 @@ done:
 	mlc_auditb_str(&b, "wm_before", before);
 	mlc_auditb_str(&b, "wm_after", after);
 	mlc_auditb_int(&b, "duration_ms", mlc_time_mono_ms() - t0);
-	mlc_auditb_str(&b, "outcome", failed ? "failed" : "ok");
+	/* A page abandoned at the drain timeout is no X3 failure. */
+	mlc_auditb_str(&b, "outcome", !failed ? "ok" : mlc_proc_stop ? "stopped" : "failed");
 	if (failed)
 		mlc_auditb_str(&b, "error", err.msg);
 	audit_now(p, &b);
@@ -617,7 +629,7 @@ main(int argc, char **argv)
 	struct args args = { 0 };
 	char dir[512];
 	int64_t next_cycle_mono;
-	struct mlc_drain dr;
+	struct mlc_drain *dr = &p.drain;
 
 	mlc_proc_start("poller", argc, argv, &p.cfg, extra_arg, &args, "[--x3-login]");
 	if (args.login)
@@ -646,6 +658,7 @@ main(int argc, char **argv)
 	p.client.auth = p.auth;
 	p.client.idle = idle_pump;
 	p.client.idle_arg = &p;
+	p.client.cancel = cancel_request;
 	x3_sched_init(&p.sched, &p.cfg);
 	write_pid(&p, dir);
 
@@ -662,11 +675,11 @@ main(int argc, char **argv)
 		mlc_error("polling stopped: %s", why);
 	}
 	next_cycle_mono = mlc_time_mono_ms();
-	mlc_drain_init(&dr, p.cfg.drain_timeout_ms, 2 * p.cfg.resend_after_ms);
+	mlc_drain_init(dr, p.cfg.drain_timeout_ms, 2 * p.cfg.resend_after_ms);
 	/* SIGTERM: a cycle stops after the page it is on (each page is one
 	 * commit), no new one starts, and the outboxes are handed on until
 	 * acked or shutdown.drain_timeout passes (mlc_proc.h). */
-	while (mlc_drain_step(&dr, mlc_proc_stop, 0, 0, mlc_outbox_pending(p.to_formatter) +
+	while (mlc_drain_step(dr, mlc_proc_stop, 0, 0, mlc_outbox_pending(p.to_formatter) +
 	    mlc_outbox_pending(p.to_auditor), mlc_time_mono_ms())) {
 		int64_t now = mlc_time_mono_ms(), timeout, d;
 		zmq_pollitem_t item = { p.ack_sock, 0, ZMQ_POLLIN, 0 };
@@ -682,7 +695,7 @@ main(int argc, char **argv)
 				next_cycle_mono = now; /* resume at once */
 			}
 		}
-		if ((now >= next_cycle_mono || mlc_proc_usr1) && !mlc_drain_active(&dr) &&
+		if ((now >= next_cycle_mono || mlc_proc_usr1) && !mlc_drain_active(dr) &&
 		    !x3_auth_stopped(p.auth, NULL) && any_enabled(&p.cfg)) {
 			int64_t wall = mlc_time_now_ms();
 
@@ -716,12 +729,12 @@ main(int argc, char **argv)
 			timeout = 0;
 		if (timeout > 1000)
 			timeout = 1000;
-		if (mlc_drain_active(&dr) && timeout > 50)
+		if (mlc_drain_active(dr) && timeout > 50)
 			timeout = 50;
 		zmq_poll(&item, 1, (long)timeout);
 	}
 	mlc_info("stopping");
-	lifecycle_event(&p, "stop", &dr);
+	lifecycle_event(&p, "stop", dr);
 	{
 		struct mlc_outbox *obs[2] = { p.to_formatter, p.to_auditor };
 

@@ -155,6 +155,44 @@ def audit(p, cli_config=None):
     return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
 
 
+def test_sigterm_abandons_a_slow_x3_page_at_the_drain_timeout(a):
+    # X3 answers 4.5 s late (x3.timeout is 5 s); the drain timeout is 1 s.
+    p = Pipeline(a.bin, x3_args=["--rate", "0", "--initial", "0"], keep=a.keep,
+                 extra="shutdown:\n  drain_timeout: 1s\n")
+    try:
+        p.start_all()
+        p.x3.post("/sim/generate?n=3&mode=create")
+        wait_for(lambda: len(p.messages()) == 3, 30, "3 posts")
+        p.x3.post("/sim/fault?kind=latency&ms=4500")
+        p.x3.post("/sim/generate?n=2&mode=create")
+        wait_for(lambda: p.x3.get("/sim/fault")["fired"]["latency"] >= 1, 10,
+                 "a page request held up by X3")
+        code, took = sigterm_and_time(p, "poller")
+        assert code == 0, "poller exit code %r" % code
+        assert took < 3.0, "the poller took %.1fs to stop with a 1s drain timeout" % took
+        p.x3.post("/sim/fault?kind=clear")
+        ev = wait_for(lambda: (lambda e: e if stop_record(e, "poller") else None)(p.audit()), 20,
+                      "the poller's stop record")
+        assert stop_record(ev, "poller")["drain_outcome"] in ("timeout", "done"), ev
+        stopped = [e for e in ev if e["kind"] == "poll" and e["outcome"] == "stopped"]
+        assert stopped and stopped[-1]["wm_before"] == stopped[-1]["wm_after"], \
+            [e for e in ev if e["kind"] == "poll"][-3:]
+        # The abandoned page is read again after the restart: nothing lost.
+        p.start("poller")
+        want = rids(wait_for(lambda: (lambda t: t if len(t) == 5 else None)(p.truth()), 10,
+                             "5 orders in X3"))
+
+        def delivered():
+            got = per_msg(p)
+            recs = {m["metadata"]["event_payload"]["record_id"] for m in p.messages()}
+            return got if recs == want else None
+
+        got = wait_for(delivered, 30, "all 5 orders posted")
+        assert max(got.values()) == 1, got
+    finally:
+        p.close()
+
+
 def reloads(p, process, outcome, cli_config=None):
     return [e for e in audit(p, cli_config) if e["kind"] == "reload"
             and e.get("process") == process and e.get("outcome") == outcome]
@@ -248,4 +286,5 @@ def test_sighup_reloads_schedule_and_routes_and_refuses_a_broken_file(a):
 
 if __name__ == "__main__":
     harness.run([test_sigterm_drains_inflight_posts_then_timeout_leaves_them_to_the_restart,
+                 test_sigterm_abandons_a_slow_x3_page_at_the_drain_timeout,
                  test_sighup_reloads_schedule_and_routes_and_refuses_a_broken_file])

@@ -212,6 +212,28 @@ test_drain_busy_keeps_going_but_is_not_counted(void **state)
 	assert_string_equal(dr.outcome, "timeout");
 }
 
+static void
+test_drain_deadline_counts_from_sigterm_seen_outside_the_loop(void **state)
+{
+	struct mlc_drain dr;
+
+	(void)state;
+	mlc_drain_init(&dr, 1000, 100);
+	/* The poller's page request notices SIGTERM at 5000... */
+	assert_int_equal(mlc_drain_expired(&dr, 5000), 0);
+	assert_int_equal(mlc_drain_expired(&dr, 5999), 0);
+	assert_int_equal(mlc_drain_expired(&dr, 6000), 1);
+	/* ...and the loop's drain, starting later, keeps that deadline. */
+	assert_int_equal(mlc_drain_step(&dr, 1, 0, 0, 4, 6200), 0);
+	assert_string_equal(dr.outcome, "timeout");
+	assert_int_equal(dr.started, 5000);
+	/* Seen first by the loop: the same deadline for both. */
+	mlc_drain_init(&dr, 1000, 100);
+	assert_int_equal(mlc_drain_step(&dr, 1, 1, 0, 0, 300), 1);
+	assert_int_equal(mlc_drain_expired(&dr, 1299), 0);
+	assert_int_equal(mlc_drain_expired(&dr, 1300), 1);
+}
+
 /* ---- the configuration key ---- */
 
 static void
@@ -331,6 +353,7 @@ main(void)
 		cmocka_unit_test(test_drain_zero_timeout_leaves_at_once),
 		cmocka_unit_test(test_drain_outbox_waits_while_acks_come),
 		cmocka_unit_test(test_drain_busy_keeps_going_but_is_not_counted),
+		cmocka_unit_test(test_drain_deadline_counts_from_sigterm_seen_outside_the_loop),
 		cmocka_unit_test(test_drain_timeout_default_and_bounds),
 		cmocka_unit_test(test_reload_takes_new_routes_and_schedule),
 		cmocka_unit_test(test_reload_of_a_bad_file_keeps_everything),
