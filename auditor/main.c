@@ -120,7 +120,7 @@ bind_socket(struct auditor *a, int type, const char *endpoint, struct mlc_err *e
 }
 
 static void
-lifecycle(struct auditor *a, const char *kind)
+lifecycle(struct auditor *a, const char *kind, const struct mlc_drain *dr)
 {
 	struct mlc_auditb b;
 
@@ -132,6 +132,8 @@ lifecycle(struct auditor *a, const char *kind)
 	} else {
 		mlc_auditb_int(&b, "journaled", (int64_t)a->journaled);
 	}
+	if (dr != NULL)
+		mlc_drain_report(dr, &b);
 	aud_emit(a, &b);
 }
 
@@ -213,6 +215,20 @@ load_secret(struct auditor *a, const struct mlc_cfg *cfg, struct mlc_err *err)
 	return 0;
 }
 
+/* Draining: events received this recently may have more behind them. */
+#define AUD_DRAIN_QUIET_MS 300
+
+/* Replays and alerts not yet acked by the dispatchers. */
+static uint64_t
+outbox_pending(struct auditor *a)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < a->n_disp; i++)
+		n += mlc_outbox_pending(a->to_disp[i]);
+	return n;
+}
+
 /* SIGHUP: settings that need no new socket take effect now. */
 static void
 reload(struct auditor *a)
@@ -226,19 +242,27 @@ reload(struct auditor *a)
 	mlc_auditb_str(&b, "process", "auditor");
 	mlc_auditb_str(&b, "outcome", ok ? "ok" : "failed");
 	if (ok) {
-		int restart = memcmp(&n.ep, &a->cfg.ep, sizeof(n.ep)) != 0 ||
-		    strcmp(n.aud.http_listen, a->cfg.aud.http_listen) != 0 ||
-		    strcmp(n.inbound.listen, a->cfg.inbound.listen) != 0;
+		char restart[128];
+		int w = snprintf(restart, sizeof(restart), "%s%s%s",
+		    memcmp(&n.ep, &a->cfg.ep, sizeof(n.ep)) != 0 ? ", endpoints" : "",
+		    strcmp(n.aud.http_listen, a->cfg.aud.http_listen) != 0 ?
+		    ", auditor.http_listen" : "",
+		    strcmp(n.inbound.listen, a->cfg.inbound.listen) != 0 ? ", inbound.listen" : "");
 
 		a->cfg.audit_retention_ms = n.audit_retention_ms;
 		memcpy(a->cfg.aud.alert_channel, n.aud.alert_channel, sizeof(n.aud.alert_channel));
 		a->cfg.aud.alert_max_per_hour = n.aud.alert_max_per_hour;
 		a->cfg.aud.compact_interval_ms = n.aud.compact_interval_ms;
 		a->cfg.aud.health_max_silence_ms = n.aud.health_max_silence_ms;
+		/* The listener stays where it is until a restart. */
+		memcpy(n.inbound.listen, a->cfg.inbound.listen, sizeof(n.inbound.listen));
 		a->cfg.inbound = n.inbound;
-		if (restart)
-			mlc_auditb_str(&b, "note", "endpoints and listen addresses change only "
-			    "after a restart");
+		/* Named like the other stages' reload events (mlc_proc_reload_audit). */
+		if (w > 2 && (size_t)w < sizeof(restart)) {
+			mlc_auditb_str(&b, "needs_restart", restart + 2);
+			mlc_warn("SIGHUP: changed keys that need a restart keep their running "
+			    "value: %s", restart + 2);
+		}
 		mlc_info("configuration reloaded");
 	} else {
 		mlc_auditb_str(&b, "error", err.msg);
@@ -252,7 +276,8 @@ main(int argc, char **argv)
 {
 	static struct auditor a;
 	struct mlc_err err;
-	int64_t next_prune = 0, next_compact;
+	int64_t next_prune = 0, next_compact, last_rx = 0;
+	struct mlc_drain dr;
 
 	a.now_ms = wall_now;
 	mlc_proc_start("auditor", argc, argv, &a.cfg, NULL, NULL, "");
@@ -283,9 +308,15 @@ main(int argc, char **argv)
 	    "http on %s%s", a.dir, (unsigned long long)a.j.seq, a.cfg.ep.auditor_pub,
 	    a.cfg.ep.auditor_ctl, aud_http_addr(&a)[0] ? aud_http_addr(&a) : "(off)",
 	    a.signing_secret ? ", inbound Slack endpoint on" : "");
-	lifecycle(&a, "start");
+	lifecycle(&a, "start", NULL);
 	next_compact = mlc_time_mono_ms() + a.cfg.aud.compact_interval_ms;
-	while (!mlc_proc_stop) {
+	mlc_drain_init(&dr, a.cfg.drain_timeout_ms, 2 * a.cfg.resend_after_ms);
+	/* SIGTERM: events keep being journaled while the other stages drain
+	 * (they send their last ones), and replays/alerts handed on, until all
+	 * is quiet or shutdown.drain_timeout passes (mlc_proc.h). */
+	while (mlc_drain_step(&dr, mlc_proc_stop, 0,
+	    mlc_time_mono_ms() - last_rx < AUD_DRAIN_QUIET_MS, outbox_pending(&a),
+	    mlc_time_mono_ms())) {
 		zmq_pollitem_t items[5];
 		int fds[2], nfd = aud_http_fds(&a, fds), n = 0;
 		int64_t now = mlc_time_mono_ms(), timeout = 1000;
@@ -301,9 +332,13 @@ main(int argc, char **argv)
 			if (d >= 0 && d < timeout)
 				timeout = d;
 		}
+		if (mlc_drain_active(&dr) && timeout > 50)
+			timeout = 50;
 		zmq_poll(items, n, (long)timeout);
 		if (items[0].revents & ZMQ_POLLIN) {
 			int r = mlc_inbox_drain(a.in, AUD_BATCH, on_frame, on_reject, &a, &err);
+
+			last_rx = mlc_time_mono_ms();
 
 			if (r < 0)
 				mlc_error("%s", err.msg);
@@ -336,7 +371,7 @@ main(int argc, char **argv)
 		}
 	}
 	mlc_info("stopping after %llu events", (unsigned long long)a.journaled);
-	lifecycle(&a, "stop");
+	lifecycle(&a, "stop", &dr);
 	aud_http_stop(&a);
 	close_state(&a);
 	mlc_zmq_close(&a.pub);

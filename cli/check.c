@@ -122,7 +122,7 @@ check_x3(const struct mlc_cfg *cfg0, struct verdicts *v)
 	}
 	for (size_t i = 0; i < cfg.x3.n_entities; i++) {
 		const struct mlc_cfg_entity *e = &cfg.x3.entities[i];
-		struct x3_client c = { &cfg, auth, NULL, NULL };
+		struct x3_client c = { &cfg, auth, NULL, NULL, NULL };
 		struct x3_fetch_stats st;
 		struct x3_page page;
 		char *url = NULL;
@@ -212,7 +212,7 @@ slack_call(const struct mlc_cfg *cfg, const char *token, const char *method,
     const char *query, struct slack_call *sc, struct mlc_err *err)
 {
 	struct mlc_http_opts o = { 0, cfg->slack.timeout_ms,
-		cfg->slack.ca_file[0] ? cfg->slack.ca_file : NULL, 1024 * 1024 };
+		cfg->slack.ca_file[0] ? cfg->slack.ca_file : NULL, 1024 * 1024, NULL, NULL };
 	struct curl_slist *h = NULL;
 	char url[1200], auth[700];
 	CURL *c = curl_easy_init();

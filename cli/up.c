@@ -6,7 +6,9 @@
  * stage that dies is restarted after a back-off (1 s doubling to 30 s, reset
  * once it has run a minute); nothing is lost meanwhile, because every stage
  * keeps what it accepted in LMDB. SIGINT or SIGTERM stops every stage with
- * SIGTERM, then SIGKILL after 10 s. A stage that refuses to start (exit 2:
+ * SIGTERM, then SIGKILL after shutdown.drain_timeout + 5 s (a stage drains
+ * what is in flight for up to drain_timeout, then exits). SIGHUP is passed
+ * on to every stage (each reloads the config file). A stage that refuses to start (exit 2:
  * bad config, wrong master key, missing secret) is not restarted: `mlc up`
  * stops everything and exits 2, instead of looping on an error that only an
  * operator can fix. Children also get PR_SET_PDEATHSIG, so
@@ -28,6 +30,7 @@
 #include "mlc_topo.h"
 
 #define MAX_CHILDREN (MLC_CFG_MAX_DISPATCHERS + 3)
+#define UP_KILL_MARGIN_MS 5000
 
 struct child {
 	char name[32];
@@ -39,12 +42,15 @@ struct child {
 	int64_t backoff;
 };
 
-static volatile sig_atomic_t stop_sig;
+static volatile sig_atomic_t stop_sig, hup_sig;
 
 static void
 on_sig(int sig)
 {
-	stop_sig = sig;
+	if (sig == SIGHUP)
+		hup_sig = 1;
+	else
+		stop_sig = sig;
 }
 
 /* Finds mlc-<stage>: next to this binary, in the build tree layout
@@ -154,6 +160,7 @@ cli_up(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 
 	for (size_t i = 0; i < n; i++) {
 		kids[i].backoff = 1000;
@@ -166,6 +173,15 @@ cli_up(int argc, char **argv)
 		int64_t now = mlc_time_mono_ms();
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 
+		if (hup_sig) {
+			/* Every stage reloads the config file (each validates it and
+			 * keeps its running one if it is bad). */
+			hup_sig = 0;
+			fprintf(stderr, "mlc up: SIGHUP: asking every stage to reload %s\n", abspath);
+			for (size_t i = 0; i < n; i++)
+				if (kids[i].pid > 0)
+					kill(kids[i].pid, SIGHUP);
+		}
 		if (pid > 0) {
 			for (size_t i = 0; i < n; i++) {
 				if (kids[i].pid != pid)
@@ -206,7 +222,9 @@ cli_up(int argc, char **argv)
 	for (size_t i = n; i-- > 0;)
 		if (kids[i].pid > 0)
 			kill(kids[i].pid, SIGTERM);
-	deadline = mlc_time_mono_ms() + 10000;
+	/* Each stage drains for at most shutdown.drain_timeout, then exits on
+	 * its own; the margin covers its exit (closing LMDB, the last commit). */
+	deadline = mlc_time_mono_ms() + cfg.drain_timeout_ms + UP_KILL_MARGIN_MS;
 	for (;;) {
 		size_t alive = 0;
 		struct timespec ts = { 0, 50 * 1000 * 1000 };

@@ -1298,6 +1298,14 @@ static const struct cfg_section secrets_sec = {
 	secrets_keys, sizeof(secrets_keys) / sizeof(secrets_keys[0]), NULL, NULL
 };
 
+/* shutdown.* lives in struct mlc_cfg itself (base = the whole config). */
+static const struct cfg_key shutdown_keys[] = {
+	K_DUR(struct mlc_cfg, "drain_timeout", drain_timeout_ms, 0, 10 * SEC_M),
+};
+static const struct cfg_section shutdown_sec = {
+	shutdown_keys, sizeof(shutdown_keys) / sizeof(shutdown_keys[0]), NULL, NULL
+};
+
 static int post_root(struct cfg_ctx *, void *, const int *, int);
 
 static const struct cfg_key root_keys[] = {
@@ -1326,6 +1334,7 @@ static const struct cfg_key root_keys[] = {
 	  .off = offsetof(struct mlc_cfg, inbound), .sub = &inbound_sec },
 	{ .name = "secrets", .kind = CK_MAP, .off = 0, .sub = &secrets_sec },
 	{ .name = "zmq", .kind = CK_MAP, .off = 0, .sub = &zmq_sec },
+	{ .name = "shutdown", .kind = CK_MAP, .off = 0, .sub = &shutdown_sec },
 };
 static const struct cfg_section root_sec = {
 	root_keys, sizeof(root_keys) / sizeof(root_keys[0]), NULL, post_root
@@ -1371,6 +1380,7 @@ cfg_defaults(struct mlc_cfg *cfg)
 	cfg->aud.health_max_silence_ms = 5 * SEC_M;
 	snprintf(cfg->inbound.command, sizeof(cfg->inbound.command), "/x3");
 	cfg->inbound.max_body = 64 * 1024;
+	cfg->drain_timeout_ms = 10 * SEC_S;
 }
 
 static void

@@ -221,6 +221,9 @@ struct mlc_cfg {
 	int64_t audit_retention_ms; /* default 90 days */
 	struct mlc_cfg_auditor aud;
 	struct mlc_cfg_inbound inbound;
+	/* shutdown.drain_timeout: on SIGTERM a stage finishes what is in flight
+	 * for at most this long, then exits anyway (mlc_proc.h); default 10s. */
+	int64_t drain_timeout_ms;
 	/* secrets.store: the encrypted secret store (mlc_secrets.h); "" means
 	 * state_dir/secrets.db. Used by `<x>_secret: NAME` keys. */
 	char secrets_store[MLC_CFG_STR];

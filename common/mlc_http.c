@@ -82,6 +82,20 @@ mlc_http_easy_setup(CURL *h, const struct mlc_http_opts *o, struct mlc_err *err)
 	return 0;
 }
 
+/* CURLOPT_XFERINFOFUNCTION: non-zero aborts the transfer. */
+static int
+cancel_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+    curl_off_t ulnow)
+{
+	const struct mlc_http_opts *o = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return o->cancel(o->cancel_arg) != 0;
+}
+
 static size_t
 write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -287,12 +301,21 @@ mlc_http_request(const char *method, const char *url,
 		rc |= curl_easy_setopt(h, CURLOPT_PASSWORD,
 		    password != NULL ? password : "");
 	}
+	if (o != NULL && o->cancel != NULL) {
+		rc |= curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, cancel_cb);
+		rc |= curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)(uintptr_t)o);
+		rc |= curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	}
 	if (rc != CURLE_OK) {
 		mlc_err_set(err, "http: %s %s: cannot set up the request "
 		    "(libcurl too old or out of memory)", method, safe_url);
 		goto out;
 	}
 	rc = curl_easy_perform(h);
+	if (rc == CURLE_ABORTED_BY_CALLBACK) {
+		mlc_err_set(err, "http: %s %s: cancelled", method, safe_url);
+		goto out;
+	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 	if (b.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
 		mlc_err_set(err, "http: %s %s: response body from %s exceeds %zu "

@@ -22,6 +22,11 @@ struct mlc_http_opts {
 	long timeout_ms;         /* total; default 30000 when 0 */
 	const char *ca_file;     /* extra CA bundle (PEM) or NULL */
 	size_t max_body;         /* response cap; default 16 MiB when 0 */
+	/* mlc_http_request only: asked during the transfer (at least once a
+	 * second); non-zero abandons it, an error "cancelled". NULL = never
+	 * (a stage's drain timeout passing, mlc_proc.h). */
+	int (*cancel)(void *arg);
+	void *cancel_arg;
 };
 
 struct mlc_http_resp {

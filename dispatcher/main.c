@@ -81,6 +81,11 @@
 /* A post's attempt is recorded up to this long before it is due, so that
  * the commit's fsync is not paid between "due" and "sent". */
 #define PREPARE_MS 250
+/* Draining: frames received this recently may have more behind them. */
+#define DRAIN_QUIET_MS 300
+#define DRAIN_TICK_MS 50
+/* After the stop record: how long to wait for the auditor to take it. */
+#define FINAL_FLUSH_MS 500
 
 enum req_kind { REQ_NONE, REQ_POST, REQ_LIST, REQ_HISTORY };
 enum hist_state { HIST_UNKNOWN, HIST_YES, HIST_NO };
@@ -1539,12 +1544,100 @@ stats_tick(struct dispatcher *d, int64_t now)
 /* ---- The process ---- */
 
 static void
-lifecycle(struct dispatcher *d, const char *kind)
+lifecycle(struct dispatcher *d, const char *kind, const struct mlc_drain *dr)
 {
 	struct mlc_auditb b;
 
 	mlc_auditb_init(&b, kind);
 	mlc_auditb_str(&b, "process", d->name);
+	if (dr != NULL)
+		mlc_drain_report(dr, &b);
+	mlc_auditb_emit(&b, d->st, d->to_auditor);
+}
+
+/* ---- SIGTERM and SIGHUP ---- */
+
+/* Work of our own still in flight: requests awaiting Slack's answer and
+ * outcomes not yet committed. */
+static uint64_t
+drain_inflight(const struct dispatcher *d)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < d->n_chans; i++)
+		n += d->chans[i].h != NULL || d->chans[i].done_pending;
+	return n;
+}
+
+/* SIGTERM: a post whose attempt was recorded ahead of time (PREPARE_MS)
+ * but never sent gets its attempt record back as it was, so that the next
+ * start does not take it for one in doubt. */
+static int
+unprepare_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
+{
+	struct dispatcher *d = arg;
+
+	for (size_t i = 0; i < d->n_chans; i++) {
+		struct chan *c = &d->chans[i];
+		const char *id = c->cur.u.msg.id;
+		char cnt[48];
+		size_t n;
+
+		if (!c->prepared || !c->loaded || c->h != NULL)
+			continue;
+		if (c->attempts == 0) {
+			if (mlc_store_del(txn, d->attempt, id, strlen(id), err) != 0)
+				return -1;
+			continue;
+		}
+		n = (size_t)snprintf(cnt, sizeof(cnt), "%d %lld", c->attempts,
+		    (long long)c->first_ms);
+		if (mlc_store_put(txn, d->attempt, id, strlen(id), cnt, n, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+drain_begin(struct dispatcher *d)
+{
+	struct mlc_err err;
+
+	if (mlc_store_write(d->st, unprepare_txn, d, &err) != 0) {
+		/* Harmless: the next start looks these up in Slack first. */
+		mlc_warn("cannot take back attempts recorded ahead: %s", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < d->n_chans; i++)
+		if (d->chans[i].h == NULL)
+			d->chans[i].prepared = 0;
+}
+
+/* Tokens and the Slack URL are read at start; pacing and retries reload. */
+static const struct mlc_cfg_field disp_fixed[] = {
+	MLC_CFG_FIELD("slack.api_url", slack.api_url),
+	MLC_CFG_FIELD("slack.token_env", slack.token_env),
+	MLC_CFG_FIELD("slack.token_file", slack.token_file),
+	MLC_CFG_FIELD("slack.refresh_token_env", slack.refresh_token_env),
+	MLC_CFG_FIELD("slack.refresh_token_file", slack.refresh_token_file),
+	MLC_CFG_FIELD("slack.client_id", slack.client_id),
+	MLC_CFG_FIELD("slack.client_secret_env", slack.client_secret_env),
+	MLC_CFG_FIELD("slack.client_secret_file", slack.client_secret_file),
+};
+
+static void
+reload(struct dispatcher *d)
+{
+	struct mlc_auditb b;
+	struct mlc_err err;
+	char restart[512];
+	int rc = mlc_proc_reload(d->name, &d->cfg, disp_fixed,
+	    sizeof(disp_fixed) / sizeof(disp_fixed[0]), restart, sizeof(restart), &err);
+
+	if (rc == 0)
+		d->interval_ms = d->cfg.slack.min_interval_ms +
+		    (d->cfg.slack.min_interval_ms > 0 ? PACE_MARGIN_MS : 0);
+	mlc_proc_reload_audit(&b, d->name, rc, restart, &err);
 	mlc_auditb_emit(&b, d->st, d->to_auditor);
 }
 
@@ -1629,7 +1722,9 @@ main(int argc, char **argv)
 	struct mlc_custody_opts co;
 	struct mlc_err err;
 	char dir[512];
-	int64_t next_prune = 0;
+	int64_t next_prune = 0, last_rx = 0;
+	struct mlc_drain dr;
+	int drain_started = 0;
 	const char *idx_env = getenv("MLC_DISPATCHER_INDEX");
 
 	memset(&d, 0, sizeof(d));
@@ -1686,9 +1781,14 @@ main(int argc, char **argv)
 
 	mlc_info("started: posting to %s, %zu channels with queued messages",
 	    d.cfg.slack.api_url, d.n_chans);
-	lifecycle(&d, "start");
+	lifecycle(&d, "start", NULL);
 	startup_check(&d);
-	while (!mlc_proc_stop) {
+	mlc_drain_init(&dr, d.cfg.drain_timeout_ms, 2 * d.cfg.resend_after_ms);
+	/* Frames that arrived a moment ago keep the drain going, so that a
+	 * formatter draining at the same time can hand its last ones on. */
+	while (mlc_drain_step(&dr, mlc_proc_stop, drain_inflight(&d),
+	    mlc_time_mono_ms() - last_rx < DRAIN_QUIET_MS, mlc_outbox_pending(d.to_auditor),
+	    mlc_time_mono_ms())) {
 		int64_t now = mlc_time_mono_ms(), timeout = 1000, dd;
 		struct curl_waitfd wfd[2];
 		int running = 0;
@@ -1698,12 +1798,18 @@ main(int argc, char **argv)
 		if (mlc_proc_hup) {
 			/* A reload: channels refused before get another chance. */
 			mlc_proc_hup = 0;
+			reload(&d);
 			for (size_t i = 0; i < d.n_chans; i++)
 				d.chans[i].blocked = 0;
 			mlc_info("SIGHUP: channels blocked by channel errors are open again");
 		}
-		/* Do what is due on every free channel with queued messages. */
-		for (size_t i = 0; i < d.n_chans; i++) {
+		if (mlc_drain_active(&dr) && !drain_started) {
+			drain_started = 1;
+			drain_begin(&d);
+		}
+		/* Do what is due on every free channel with queued messages
+		 * (draining: nothing new starts, what is in flight finishes). */
+		for (size_t i = 0; i < d.n_chans && !drain_started; i++) {
 			struct chan *c = &d.chans[i];
 			int64_t at;
 
@@ -1726,6 +1832,8 @@ main(int argc, char **argv)
 			timeout = dd;
 		if (sock_readable(mlc_inbox_socket(d.in)) || sock_readable(d.ack_sock))
 			timeout = 0;
+		if (drain_started && timeout > DRAIN_TICK_MS)
+			timeout = DRAIN_TICK_MS; /* notice at once when the drain is over */
 		/* Sleep until curl, a ZeroMQ socket or a timer needs us. */
 		zmq_getsockopt(mlc_inbox_socket(d.in), ZMQ_FD, &fd, &fdlen);
 		wfd[0].fd = fd;
@@ -1741,6 +1849,7 @@ main(int argc, char **argv)
 		collect(&d);
 		flush_done(&d);
 		while (sock_readable(mlc_inbox_socket(d.in))) {
+			last_rx = mlc_time_mono_ms();
 			if (mlc_inbox_drain(d.in, BATCH, on_frame, on_reject, &d, &err) < 0) {
 				mlc_error("%s", err.msg);
 				break;
@@ -1758,8 +1867,9 @@ main(int argc, char **argv)
 	}
 	mlc_info("stopping: %llu posted, %llu failed", (unsigned long long)d.posted,
 	    (unsigned long long)d.failed);
-	/* In-flight requests are abandoned; their attempts are recorded, so
-	 * the next start looks in Slack before posting them again. */
+	/* Past shutdown.drain_timeout, requests still in flight are abandoned;
+	 * their attempts are recorded, so the next start looks in Slack before
+	 * posting them again. */
 	for (size_t i = 0; i < d.n_chans; i++) {
 		if (d.chans[i].h != NULL) {
 			curl_multi_remove_handle(d.multi, d.chans[i].h);
@@ -1769,8 +1879,8 @@ main(int argc, char **argv)
 		free(d.chans[i].resp);
 		mlc_frame_free(&d.chans[i].cur);
 	}
-	lifecycle(&d, "stop");
-	mlc_outbox_pump(d.to_auditor, mlc_time_mono_ms(), &err);
+	lifecycle(&d, "stop", &dr);
+	mlc_proc_final_flush(d.to_auditor, d.ack_sock, &d.to_auditor, 1, FINAL_FLUSH_MS);
 	curl_multi_cleanup(d.multi);
 	mlc_inbox_close(&d.in);
 	mlc_outbox_close(&d.to_auditor);

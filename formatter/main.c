@@ -26,6 +26,11 @@
 #include "slackfmt.h"
 
 #define BATCH 512
+/* Draining: records received this recently may have more behind them. */
+#define DRAIN_QUIET_MS 300
+#define DRAIN_TICK_MS 50
+/* After the stop record: how long to wait for the auditor to take it. */
+#define FINAL_FLUSH_MS 500
 
 struct formatter {
 	struct mlc_cfg cfg;
@@ -203,12 +208,45 @@ on_reject(void *arg, const char *reason)
 }
 
 static void
-lifecycle(struct formatter *fm, const char *kind)
+lifecycle(struct formatter *fm, const char *kind, const struct mlc_drain *dr)
 {
 	struct mlc_auditb b;
 
 	mlc_auditb_init(&b, kind);
 	mlc_auditb_str(&b, "process", "formatter");
+	if (dr != NULL)
+		mlc_drain_report(dr, &b);
+	mlc_auditb_emit(&b, fm->st, fm->to_auditor);
+}
+
+/* Frames not yet acked by the dispatchers and the auditor. */
+static uint64_t
+pending(struct formatter *fm)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < fm->n_all; i++)
+		n += mlc_outbox_pending(fm->all[i]);
+	return n;
+}
+
+/* SIGHUP: routes, templates, links and the log level change at once, between
+ * two batches (each is one transaction, so none is half-routed); every
+ * record routed before stays in the outboxes as it was made. */
+static void
+reload(struct formatter *fm)
+{
+	struct mlc_auditb b;
+	struct mlc_err err;
+	char restart[512];
+	int rc = mlc_proc_reload("formatter", &fm->cfg, NULL, 0, restart, sizeof(restart),
+	    &err);
+
+	if (rc == 0)
+		mlc_info("routing with %zu routes", fm->cfg.n_routes);
+	mlc_proc_reload_audit(&b, "formatter", rc, restart, &err);
+	if (rc == 0)
+		mlc_auditb_int(&b, "routes", (int64_t)fm->cfg.n_routes);
 	mlc_auditb_emit(&b, fm->st, fm->to_auditor);
 }
 
@@ -219,7 +257,8 @@ main(int argc, char **argv)
 	struct mlc_custody_opts co;
 	struct mlc_err err;
 	char dir[512];
-	int64_t next_prune = 0;
+	int64_t next_prune = 0, last_rx = 0;
+	struct mlc_drain dr;
 
 	memset(&fm, 0, sizeof(fm));
 	mlc_proc_start("formatter", argc, argv, &fm.cfg, NULL, NULL, "");
@@ -252,8 +291,12 @@ main(int argc, char **argv)
 
 	mlc_info("started: %zu routes, %zu dispatchers", fm.cfg.n_routes,
 	    fm.cfg.ep.n_dispatchers);
-	lifecycle(&fm, "start");
-	while (!mlc_proc_stop) {
+	lifecycle(&fm, "start", NULL);
+	mlc_drain_init(&dr, fm.cfg.drain_timeout_ms, 2 * fm.cfg.resend_after_ms);
+	/* SIGTERM: what is received is still routed, and the outboxes handed on,
+	 * until both are done or shutdown.drain_timeout passes (mlc_proc.h). */
+	while (mlc_drain_step(&dr, mlc_proc_stop, 0,
+	    mlc_time_mono_ms() - last_rx < DRAIN_QUIET_MS, pending(&fm), mlc_time_mono_ms())) {
 		zmq_pollitem_t items[2] = {
 			{ mlc_inbox_socket(fm.in), 0, ZMQ_POLLIN, 0 },
 			{ fm.ack_sock, 0, ZMQ_POLLIN, 0 },
@@ -269,9 +312,16 @@ main(int argc, char **argv)
 			if (d >= 0 && d < timeout)
 				timeout = d;
 		}
+		if (mlc_proc_hup) {
+			mlc_proc_hup = 0;
+			reload(&fm);
+		}
+		if (mlc_drain_active(&dr) && timeout > DRAIN_TICK_MS)
+			timeout = DRAIN_TICK_MS;
 		if (zmq_poll(items, 2, (long)timeout) < 0)
 			continue;
 		if (items[0].revents & ZMQ_POLLIN) {
+			last_rx = mlc_time_mono_ms();
 			if (mlc_inbox_drain(fm.in, BATCH, on_frame, on_reject, &fm, &err) < 0)
 				mlc_error("%s", err.msg);
 		}
@@ -288,7 +338,8 @@ main(int argc, char **argv)
 	}
 	mlc_info("stopping after %llu records, %llu messages",
 	    (unsigned long long)fm.records, (unsigned long long)fm.messages);
-	lifecycle(&fm, "stop");
+	lifecycle(&fm, "stop", &dr);
+	mlc_proc_final_flush(fm.to_auditor, fm.ack_sock, fm.all, fm.n_all, FINAL_FLUSH_MS);
 	mlc_inbox_close(&fm.in);
 	for (size_t i = 0; i < fm.n_all; i++)
 		mlc_outbox_close(&fm.all[i]);

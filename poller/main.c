@@ -67,6 +67,7 @@ struct poller {
 	struct x3_sched sched;
 	char pid_path[600];
 	int stopped_audited;
+	struct mlc_drain drain;   /* SIGTERM (mlc_proc.h) */
 };
 
 struct wm {
@@ -280,6 +281,16 @@ idle_pump(void *arg)
 	return mlc_proc_stop != 0;
 }
 
+/* A page request still running when shutdown.drain_timeout has passed
+ * since SIGTERM is abandoned (nothing of it was committed). */
+static int
+cancel_request(void *arg)
+{
+	struct poller *p = arg;
+
+	return mlc_proc_stop && mlc_drain_expired(&p->drain, mlc_time_mono_ms());
+}
+
 /* Forgets handed ids whose stamp is far behind every watermark. */
 static int
 prune_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
@@ -461,7 +472,8 @@ done:
 	mlc_auditb_str(&b, "wm_before", before);
 	mlc_auditb_str(&b, "wm_after", after);
 	mlc_auditb_int(&b, "duration_ms", mlc_time_mono_ms() - t0);
-	mlc_auditb_str(&b, "outcome", failed ? "failed" : "ok");
+	/* A page abandoned at the drain timeout is no X3 failure. */
+	mlc_auditb_str(&b, "outcome", !failed ? "ok" : mlc_proc_stop ? "stopped" : "failed");
 	if (failed)
 		mlc_auditb_str(&b, "error", err.msg);
 	audit_now(p, &b);
@@ -469,13 +481,52 @@ done:
 }
 
 static void
-lifecycle_event(struct poller *p, const char *kind)
+lifecycle_event(struct poller *p, const char *kind, const struct mlc_drain *dr)
 {
 	struct mlc_auditb b;
 
 	mlc_auditb_init(&b, kind);
 	mlc_auditb_str(&b, "process", "poller");
+	if (dr != NULL)
+		mlc_drain_report(dr, &b);
 	audit_now(p, &b);
+}
+
+/* SIGHUP: the X3 connection and credentials are the auth module's (read
+ * at start); entities, the schedule, page size, look-back, timeouts and
+ * retries reload. */
+static const struct mlc_cfg_field poller_fixed[] = {
+	MLC_CFG_FIELD("x3.url", x3.url),
+	MLC_CFG_FIELD("x3.folder", x3.folder),
+	MLC_CFG_FIELD("x3.auth", x3.auth),
+	MLC_CFG_FIELD("x3.user", x3.user),
+	MLC_CFG_FIELD("x3.password_env", x3.password_env),
+	MLC_CFG_FIELD("x3.password_file", x3.password_file),
+	MLC_CFG_FIELD("x3.oauth2", x3.oauth2),
+	MLC_CFG_FIELD("x3.connected_app", x3.app),
+};
+
+/* Between cycles only (never while a page is being committed), so a
+ * reload splits no page: the next cycle reads from the watermark with the
+ * new settings. Returns 0 if the new configuration is in use. */
+static int
+reload_config(struct poller *p)
+{
+	struct mlc_auditb b;
+	struct mlc_err err;
+	char restart[512];
+	int rc = mlc_proc_reload("poller", &p->cfg, poller_fixed,
+	    sizeof(poller_fixed) / sizeof(poller_fixed[0]), restart, sizeof(restart), &err);
+
+	mlc_proc_reload_audit(&b, "poller", rc, restart, &err);
+	if (rc == 0) {
+		x3_sched_init(&p->sched, &p->cfg);
+		mlc_auditb_int(&b, "entities", (int64_t)p->cfg.x3.n_entities);
+		mlc_auditb_int(&b, "poll_interval_ms", p->cfg.x3.poll_interval_ms);
+		mlc_auditb_int(&b, "schedule_rules", (int64_t)p->cfg.x3.n_schedule);
+	}
+	audit_now(p, &b);
+	return rc;
 }
 
 /* x3_auth events -> audit: kind "token" (refresh, rotation,
@@ -595,6 +646,7 @@ main(int argc, char **argv)
 	struct args args = { 0 };
 	char dir[512];
 	int64_t next_cycle_mono;
+	struct mlc_drain *dr = &p.drain;
 
 	mlc_proc_start("poller", argc, argv, &p.cfg, extra_arg, &args, "[--x3-login]");
 	if (args.login)
@@ -623,13 +675,14 @@ main(int argc, char **argv)
 	p.client.auth = p.auth;
 	p.client.idle = idle_pump;
 	p.client.idle_arg = &p;
+	p.client.cancel = cancel_request;
 	x3_sched_init(&p.sched, &p.cfg);
 	write_pid(&p, dir);
 
 	mlc_info("started: %zu entities, auth %s, every %lld ms (%zu schedule rules) from %s",
 	    p.cfg.x3.n_entities, p.cfg.x3.auth, (long long)p.cfg.x3.poll_interval_ms,
 	    p.cfg.x3.n_schedule, p.cfg.x3.url);
-	lifecycle_event(&p, "start");
+	lifecycle_event(&p, "start", NULL);
 	if (x3_auth_stopped(p.auth, NULL)) {
 		const char *why;
 
@@ -639,12 +692,19 @@ main(int argc, char **argv)
 		mlc_error("polling stopped: %s", why);
 	}
 	next_cycle_mono = mlc_time_mono_ms();
-	while (!mlc_proc_stop) {
+	mlc_drain_init(dr, p.cfg.drain_timeout_ms, 2 * p.cfg.resend_after_ms);
+	/* SIGTERM: a cycle stops after the page it is on (each page is one
+	 * commit), no new one starts, and the outboxes are handed on until
+	 * acked or shutdown.drain_timeout passes (mlc_proc.h). */
+	while (mlc_drain_step(dr, mlc_proc_stop, 0, 0, mlc_outbox_pending(p.to_formatter) +
+	    mlc_outbox_pending(p.to_auditor), mlc_time_mono_ms())) {
 		int64_t now = mlc_time_mono_ms(), timeout, d;
 		zmq_pollitem_t item = { p.ack_sock, 0, ZMQ_POLLIN, 0 };
 
 		if (mlc_proc_hup) {
 			mlc_proc_hup = 0;
+			/* A new schedule applies from the cycle that follows. */
+			reload_config(&p);
 			if (x3_auth_reload(p.auth, &err) != 0)
 				mlc_error("reloading X3 tokens: %s", err.msg);
 			if (!x3_auth_stopped(p.auth, NULL)) {
@@ -652,8 +712,8 @@ main(int argc, char **argv)
 				next_cycle_mono = now; /* resume at once */
 			}
 		}
-		if ((now >= next_cycle_mono || mlc_proc_usr1) && !x3_auth_stopped(p.auth, NULL) &&
-		    any_enabled(&p.cfg)) {
+		if ((now >= next_cycle_mono || mlc_proc_usr1) && !mlc_drain_active(dr) &&
+		    !x3_auth_stopped(p.auth, NULL) && any_enabled(&p.cfg)) {
 			int64_t wall = mlc_time_now_ms();
 
 			mlc_proc_usr1 = 0;
@@ -686,11 +746,18 @@ main(int argc, char **argv)
 			timeout = 0;
 		if (timeout > 1000)
 			timeout = 1000;
+		if (mlc_drain_active(dr) && timeout > 50)
+			timeout = 50;
 		zmq_poll(&item, 1, (long)timeout);
 	}
 	mlc_info("stopping");
-	lifecycle_event(&p, "stop");
-	pump(&p);
+	lifecycle_event(&p, "stop", dr);
+	{
+		struct mlc_outbox *obs[2] = { p.to_formatter, p.to_auditor };
+
+		/* How long to wait for the auditor to take the stop record. */
+		mlc_proc_final_flush(p.to_auditor, p.ack_sock, obs, 2, 500);
+	}
 	if (p.pid_path[0] != '\0')
 		unlink(p.pid_path);
 	x3_auth_close(&p.auth);

@@ -120,6 +120,8 @@ x3_client_page(struct x3_client *c, const struct mlc_cfg_entity *e,
 		.timeout_ms = cfg->x3.timeout_ms,
 		.ca_file = cfg->x3.ca_file[0] ? cfg->x3.ca_file : NULL,
 		.max_body = X3_MAX_PAGE_BYTES,
+		.cancel = c->cancel,
+		.cancel_arg = c->idle_arg,
 	};
 	char endpoint[128], gurl[MLC_CFG_STR + 32], why[600];
 	char *body = NULL;
@@ -167,6 +169,12 @@ x3_client_page(struct x3_client *c, const struct mlc_cfg_entity *e,
 		r = mlc_http_request(gql ? "POST" : "GET", url, hdrs, body, body ? strlen(body) : 0,
 		    cred.user, cred.password, &o, &resp, err);
 		explicit_bzero(cred.header, sizeof(cred.header));
+		if (r != 0 && c->cancel != NULL && c->cancel(c->idle_arg)) {
+			/* Stopping: no retry; the page was not committed, the
+			 * watermark has not moved, the next start reads it. */
+			mlc_http_resp_free(&resp);
+			goto out;
+		}
 		if (r != 0) {
 			mlc_http_resp_free(&resp);
 			if (attempt >= cfg->x3.max_attempts) {

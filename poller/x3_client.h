@@ -29,6 +29,9 @@ struct x3_client {
 	 * non-zero to give up (the process is stopping). May be NULL. */
 	int (*idle)(void *arg);
 	void *idle_arg;
+	/* Asked during a request (with idle_arg); non-zero abandons it and the
+	 * page (the stage's drain timeout passed). May be NULL. */
+	int (*cancel)(void *arg);
 };
 
 struct x3_fetch_stats {

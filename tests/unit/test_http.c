@@ -530,6 +530,61 @@ test_timeout_is_error_mentioning_timeout(void **state)
 	mlc_http_resp_free(&r);
 }
 
+struct cancel_arg {
+	int64_t after_ms;       /* cancel once this long has passed */
+	int64_t t0;
+	int calls;
+};
+
+static int
+cancel_after(void *arg)
+{
+	struct cancel_arg *ca = arg;
+
+	ca->calls++;
+	return mlc_time_mono_ms() - ca->t0 >= ca->after_ms;
+}
+
+/* mlc_http_opts.cancel: asked during the transfer, non-zero abandons it
+ * (a stage's drain timeout) well before the request's own timeout. */
+static void
+test_cancel_abandons_a_slow_request(void **state)
+{
+	struct cancel_arg ca = { 200, 0, 0 };
+	struct mlc_http_opts o = { .connect_timeout_ms = 2000, .timeout_ms = 5000,
+	    .cancel = cancel_after, .cancel_arg = &ca };
+	struct mlc_http_resp r;
+	struct mlc_err err = { "" };
+	int64_t dt;
+	int rc;
+
+	(void)state;
+	pthread_mutex_lock(&g_srv.mu);
+	g_srv.slow_release = 0;
+	pthread_mutex_unlock(&g_srv.mu);
+	ca.t0 = mlc_time_mono_ms();
+	rc = mlc_http_request("GET", url("/slow"), NULL, NULL, 0, NULL, NULL, &o,
+	    &r, &err);
+	dt = mlc_time_mono_ms() - ca.t0;
+	pthread_mutex_lock(&g_srv.mu);
+	g_srv.slow_release = 1;
+	pthread_cond_broadcast(&g_srv.cv);
+	pthread_mutex_unlock(&g_srv.mu);
+	assert_int_equal(rc, -1);
+	assert_non_null(strstr(err.msg, "cancelled"));
+	assert_non_null(strstr(err.msg, "GET http://127.0.0.1:"));
+	assert_true(ca.calls > 0);
+	assert_true(dt >= 150 && dt < 2000);
+	mlc_http_resp_free(&r);
+	/* A hook that never cancels changes nothing. */
+	ca.after_ms = INT64_MAX / 2;
+	ca.calls = 0;
+	assert_int_equal(mlc_http_request("GET", url("/hello"), NULL, NULL, 0, NULL, NULL,
+	    &o, &r, &err), 0);
+	assert_int_equal(r.status, 200);
+	mlc_http_resp_free(&r);
+}
+
 static void
 test_connection_refused_names_host(void **state)
 {
@@ -719,6 +774,7 @@ main(void)
 		cmocka_unit_test(test_chunked_body_over_max_body_is_error),
 		cmocka_unit_test(test_body_of_exactly_max_body_is_accepted),
 		cmocka_unit_test(test_timeout_is_error_mentioning_timeout),
+		cmocka_unit_test(test_cancel_abandons_a_slow_request),
 		cmocka_unit_test(test_connection_refused_names_host),
 		cmocka_unit_test(test_error_for_long_url_still_names_host),
 		cmocka_unit_test(test_errors_redact_userinfo_and_omit_header_values),
