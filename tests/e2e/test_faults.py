@@ -106,6 +106,9 @@ X3_ROWS = [
         lambda ev: kind(ev, "poll", outcome="failed", error=has("503"), retries=lambda r: r >= 2),
         "poll failed, error names HTTP 503 after x3.max_attempts; watermark kept",
         check=lambda e: e["wm_before"] == e["wm_after"]),
+    Row("x3 latency within x3.timeout", x3_fault("kind=latency&ms=400"), X3_CLEAR,
+        lambda ev: kind(ev, "poll", outcome="ok", retries=0, duration_ms=lambda d: d >= 400),
+        "poll ok, no retry, duration_ms >= 400"),
     Row("x3 latency beyond x3.timeout", x3_fault("kind=latency&ms=1500"), X3_CLEAR,
         lambda ev: kind(ev, "poll", outcome="failed", error=has("after 3 attempts")),
         "poll failed 'after 3 attempts' (timeouts); watermark kept",
@@ -358,6 +361,10 @@ SLACK_ROWS = [
     ("slack connection reset", {"reset": True, "count": 1},
      both(outcome("retry_in_doubt"), posted_with(checked_history=1)),
      "retry_in_doubt (no answer); posted after a history check", None),
+    ("slack slow answer within slack.timeout", {"slow_ms": 1000, "count": 1},
+     lambda ev: None if kind(ev, "post", outcome=lambda o: o != "posted")
+     else posted_with(latency_ms=lambda ms: ms >= 1000)(ev),
+     "posted, latency_ms >= 1000, no retry", None),
     ("slack slow answer past slack.timeout", {"slow_ms": 5000, "count": 1},
      both(lambda ev: kind(ev, "post", outcome="retry_in_doubt", error=timeout_error),
           posted_with(resolved_by="history")),
@@ -523,7 +530,13 @@ def check_slack_delivered(p, want, before):
                      60, "every (record, channel) in Slack")
     extra = set(state) - want
     assert not extra, "posted but not expected: %r" % sorted(extra)[:3]
-    ev = p.audit()
+    # Drained means journaled too: a post event for every message in Slack.
+    in_slack = {i for ids in state.values() for i in ids}
+
+    def journaled():
+        ev = p.audit()
+        return ev if in_slack <= {e["msg_id"] for e in kind(ev, "post", outcome="posted")} else None
+    ev = wait_for(journaled, 30, "every post journaled", interval=AUDIT_EVERY)
     in_doubt = {e["msg_id"] for e in kind(ev, "post", in_doubt=1)}
     for key, ids in state.items():
         bases = [base_id(i) for i in ids]
