@@ -61,9 +61,11 @@ x3_client_explain(const struct mlc_cfg *cfg, const struct mlc_cfg_entity *e,
 		else
 			snprintf(out, outsz, "%s: check x3.folder '%s' and "
 			    "x3.entities[%zu].class '%s'", why, cfg->x3.folder, i, e->class_name);
-	} else if (status == 400 || (status >= 500 && body != NULL &&
+	} else if (status == 400 || (status == 500 && body != NULL &&
 	    strstr(body, "$diagnoses") != NULL)) {
-		/* SData: a bad where/orderBy is a 400, an unknown property a 500. */
+		/* SData: a bad where/orderBy is a 400, an unknown property a 500.
+		 * Not 502-504: a 503 $diagnoses is the licence cap (or an outage),
+		 * which no entity setting explains. */
 		if (gql)
 			snprintf(out, outsz, "%s: check x3.entities[%zu].graphql_root '%s', "
 			    "graphql_node '%s', graphql_key '%s' and stamp '%s'", why, i,

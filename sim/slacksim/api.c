@@ -1126,6 +1126,7 @@ fault_before(struct call *c, const struct sim_fault *f)
 		rs->body = strdup(html);
 		rs->body_len = rs->body != NULL ? strlen(rs->body) : 0;
 		call_fail(c, f->http, "http_fault");
+		channel_note(c, arg_str(c, "channel"));
 		return 2;
 	}
 	case SIM_FAULT_RESET:
@@ -1134,6 +1135,7 @@ fault_before(struct call *c, const struct sim_fault *f)
 		rs->body = strdup("");
 		rs->body_len = 0;
 		call_fail(c, 0, "reset");
+		channel_note(c, arg_str(c, "channel"));
 		return 2;
 	case SIM_FAULT_RATELIMIT:
 		if (f->rl_mode != SIM_RL_NO_RETRY_AFTER)

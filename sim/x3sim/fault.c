@@ -14,6 +14,10 @@
  *   paging_changes&n=K  after each page that has a next page, K records of
  *                       that entity change (stamp bumped); n=0 stops it
  *   expire_tokens       every access token issued so far expires now
+ *   ratelimit&n=K&retry_after=S
+ *                       the next K data requests: 429 $diagnoses with
+ *                       Retry-After: S (default 1); a gateway or proxy in
+ *                       front of X3 throttles this way
  *   clear               all of the above off
  *
  * "Data requests" are api1 and GraphQL calls; the token gateway and /sim/
@@ -31,10 +35,11 @@
 #define FAULT_N_MAX       1000000
 #define FAULT_LATENCY_MAX 60000     /* ms */
 #define FAULT_AGE_MAX     (30 * 86400)
+#define FAULT_RETRY_AFTER_MAX 3600  /* s */
 
 static const char *const kind_names[X3_FAULT_KINDS] = {
 	"5xx", "latency", "throttle", "malformed", "partial", "equal_stamps",
-	"late", "paging_changes", "expire_tokens",
+	"late", "paging_changes", "expire_tokens", "ratelimit",
 };
 
 int
@@ -64,7 +69,7 @@ rnd(struct x3_faults *f)
 }
 
 enum x3_fault_gate
-x3_fault_gate(struct x3_faults *f)
+x3_fault_gate(struct x3_faults *f, unsigned *retry_after_s)
 {
 	enum x3_fault_gate g = X3_GATE_PASS;
 	unsigned ms;
@@ -77,6 +82,11 @@ x3_fault_gate(struct x3_faults *f)
 		f->throttle_left--;
 		f->fired[X3_FAULT_THROTTLE]++;
 		g = X3_GATE_THROTTLE;
+	} else if (f->ratelimit_left > 0) {
+		f->ratelimit_left--;
+		f->fired[X3_FAULT_RATELIMIT]++;
+		*retry_after_s = f->ratelimit_after;
+		g = X3_GATE_RATELIMIT;
 	} else if (f->rate_5xx > 0 && rnd(f) % 100 < f->rate_5xx) {
 		f->fired[X3_FAULT_5XX]++;
 		g = X3_GATE_5XX;
@@ -246,6 +256,9 @@ active_json(struct x3_faults *f)
 	if (f->paging_changes)
 		json_object_set_new(o, "paging_changes", json_pack("{s:i}", "n",
 		    (int)f->paging_changes));
+	if (f->ratelimit_left)
+		json_object_set_new(o, "ratelimit", json_pack("{s:i, s:i}", "n",
+		    (int)f->ratelimit_left, "retry_after", (int)f->ratelimit_after));
 	pthread_mutex_unlock(&f->mu);
 	return o;
 }
@@ -269,7 +282,7 @@ set_fault(const struct x3_req *rq, struct x3_reply *r)
 	if (kind == NULL) {
 		x3_reply_diag(r, 400, "BadQueryParameter", NULL,
 		    "kind is required: 5xx latency throttle malformed partial equal_stamps "
-		    "late paging_changes expire_tokens clear");
+		    "late paging_changes expire_tokens ratelimit clear");
 		return;
 	}
 	if (strcmp(kind, "clear") == 0) {
@@ -277,6 +290,7 @@ set_fault(const struct x3_req *rq, struct x3_reply *r)
 		f->rate_5xx = f->latency_ms = 0;
 		f->throttle_left = f->malformed_left = f->partial_left = 0;
 		f->equal_left = f->late_left = f->paging_changes = 0;
+		f->ratelimit_left = f->ratelimit_after = 0;
 		f->equal_have = 0;
 		f->late_age = 0;
 		pthread_mutex_unlock(&f->mu);
@@ -299,6 +313,14 @@ set_fault(const struct x3_req *rq, struct x3_reply *r)
 		pthread_mutex_lock(&f->mu);
 		f->late_left = (unsigned)n;
 		f->late_age = (int64_t)v;
+		pthread_mutex_unlock(&f->mu);
+	} else if (strcmp(kind, "ratelimit") == 0) {
+		if (arg_num(rq, "n", 1, FAULT_N_MAX, &n) != 0 ||
+		    arg_num(rq, "retry_after", 1, FAULT_RETRY_AFTER_MAX, &v) != 0)
+			goto bad;
+		pthread_mutex_lock(&f->mu);
+		f->ratelimit_left = (unsigned)n;
+		f->ratelimit_after = (unsigned)v;
 		pthread_mutex_unlock(&f->mu);
 	} else if (strcmp(kind, "expire_tokens") == 0) {
 		x3_auth_expire_all(rq->srv->auth);
@@ -337,8 +359,9 @@ set_fault(const struct x3_req *rq, struct x3_reply *r)
 bad:
 	x3_sanitize(kind, shown, sizeof(shown));
 	x3_reply_diag(r, 400, "BadQueryParameter", NULL,
-	    "bad parameters for fault '%s': n 0..%d, rate 0..100, ms 0..%d, age 0..%d",
-	    shown, FAULT_N_MAX, FAULT_LATENCY_MAX, FAULT_AGE_MAX);
+	    "bad parameters for fault '%s': n 0..%d, rate 0..100, ms 0..%d, age 0..%d, "
+	    "retry_after 0..%d", shown, FAULT_N_MAX, FAULT_LATENCY_MAX, FAULT_AGE_MAX,
+	    FAULT_RETRY_AFTER_MAX);
 }
 
 void

@@ -145,8 +145,9 @@ static int
 gate(struct x3_req *rq, int graphql, struct x3_reply *r)
 {
 	struct x3_server *srv = rq->srv;
+	unsigned retry_after = 0;
 
-	switch (x3_fault_gate(srv->faults)) {
+	switch (x3_fault_gate(srv->faults, &retry_after)) {
 	case X3_GATE_5XX:
 		x3_reply_text(r, 503, "text/html; charset=utf-8", HTML_503);
 		return 0;
@@ -155,6 +156,11 @@ gate(struct x3_req *rq, int graphql, struct x3_reply *r)
 		x3_reply_diag(r, 503, "ServiceUnavailable", "LICENSE",
 		    "Licence limit reached: no web service licence is available, "
 		    "the web server will no more return answers until a session is released");
+		return 0;
+	case X3_GATE_RATELIMIT:
+		x3_reply_diag(r, 429, "TooManyRequests", NULL,
+		    "Too many requests: retry after %u seconds", retry_after);
+		r->retry_after = (int)retry_after + 1;
 		return 0;
 	case X3_GATE_PASS:
 		break;
@@ -344,6 +350,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		    "Basic realm=\"Syracuse\"");
 	if (r.location != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r.location);
+	if (r.retry_after > 0) {
+		char ra[16];
+
+		snprintf(ra, sizeof(ra), "%d", r.retry_after - 1);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
 	free(r.location);
 	ret = MHD_queue_response(conn, (unsigned int)r.status, resp);
 	MHD_destroy_response(resp);

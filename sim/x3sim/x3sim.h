@@ -521,7 +521,8 @@ size_t x3_store_served_total(const struct x3_store *st);
 enum x3_fault_kind {
 	X3_FAULT_5XX, X3_FAULT_LATENCY, X3_FAULT_THROTTLE, X3_FAULT_MALFORMED,
 	X3_FAULT_PARTIAL, X3_FAULT_EQUAL_STAMPS, X3_FAULT_LATE,
-	X3_FAULT_PAGING_CHANGES, X3_FAULT_EXPIRE_TOKENS, X3_FAULT_KINDS,
+	X3_FAULT_PAGING_CHANGES, X3_FAULT_EXPIRE_TOKENS, X3_FAULT_RATELIMIT,
+	X3_FAULT_KINDS,
 };
 
 struct x3_faults {
@@ -531,6 +532,7 @@ struct x3_faults {
 	unsigned        latency_ms;
 	unsigned        throttle_left, malformed_left, partial_left;
 	unsigned        equal_left, late_left, paging_changes;
+	unsigned        ratelimit_left, ratelimit_after; /* 429s left, Retry-After s */
 	int64_t         late_age;       /* seconds */
 	int             equal_have;
 	int64_t         equal_stamp;
@@ -538,12 +540,13 @@ struct x3_faults {
 };
 
 /* What a data request (api1, GraphQL) meets before its handler runs. */
-enum x3_fault_gate { X3_GATE_PASS, X3_GATE_5XX, X3_GATE_THROTTLE };
+enum x3_fault_gate { X3_GATE_PASS, X3_GATE_5XX, X3_GATE_THROTTLE, X3_GATE_RATELIMIT };
 
 int  x3_faults_init(struct x3_faults *f, uint64_t seed, struct mlc_err *err);
 void x3_faults_destroy(struct x3_faults *f);
-/* Sleeps the injected latency, then decides 5xx / throttle. */
-enum x3_fault_gate x3_fault_gate(struct x3_faults *f);
+/* Sleeps the injected latency, then decides 5xx / throttle / 429 (then
+ * *retry_after_s is the Retry-After to send). */
+enum x3_fault_gate x3_fault_gate(struct x3_faults *f, unsigned *retry_after_s);
 /* 1 if this data page must be corrupted / answered partially (counts down). */
 int  x3_fault_take_malformed(struct x3_faults *f);
 int  x3_fault_take_partial(struct x3_faults *f);
@@ -678,6 +681,7 @@ struct x3_reply {
 	int         auth_challenge; /* add WWW-Authenticate: Basic realm="Syracuse" */
 	const char *ctype;          /* NULL: application/json; charset=utf-8 */
 	char       *location;       /* malloc'd Location header, or NULL */
+	int         retry_after;    /* > 0: Retry-After: retry_after - 1 */
 };
 
 /* Query parameter / request header, or NULL. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """End-to-end tests of mlc-x3sim's run-time faults (POST /sim/fault): 5xx
-rate, latency, licence throttling, malformed JSON, partial GraphQL answers,
+rate, latency, licence throttling, 429 with Retry-After, malformed JSON, partial GraphQL answers,
 equal stamps, late commits, changes during paging, and the listing, clearing
 and counting of faults. (expire_tokens is covered in test_x3sim_auth.py.)
 
@@ -82,6 +82,30 @@ def t_throttle_gives_licence_503_for_next_k(binary, work):
             assert "no more return answers" in d["$message"], d
         assert api1(sim)[0] == 200
         assert sim.sim("/sim/stats")["faults"]["throttle"] == 2
+    finally:
+        assert sim.stop() == 0
+
+
+def t_ratelimit_gives_429_with_retry_after_for_next_k(binary, work):
+    sim = fresh(binary, work)
+    try:
+        doc = fault(sim, "kind=ratelimit&n=2&retry_after=3")
+        assert doc["active"] == {"ratelimit": {"n": 2, "retry_after": 3}}, doc
+        st, hdrs, body = api1(sim)
+        assert st == 429 and hdrs["Retry-After"] == "3", (st, dict(hdrs))
+        d = json.loads(body)["$diagnoses"][0]
+        assert d["$severity"] == "error" and "retry after 3" in d["$message"], d
+        st, hdrs, _ = graphql(sim, PO_QUERY, {"first": 1}, basic=BASIC)
+        assert st == 429 and hdrs["Retry-After"] == "3", st
+        assert api1(sim)[0] == 200
+        assert sim.sim("/sim/stats")["faults"]["ratelimit"] == 2
+        fault(sim, "kind=ratelimit&n=1")   # Retry-After defaults to 1
+        st, hdrs, _ = api1(sim)
+        assert st == 429 and hdrs["Retry-After"] == "1", (st, dict(hdrs))
+        fault(sim, "kind=ratelimit&n=5")
+        assert fault(sim, "kind=clear")["active"] == {}
+        st, hdrs, _ = api1(sim)
+        assert st == 200 and "Retry-After" not in hdrs, (st, dict(hdrs))
     finally:
         assert sim.stop() == 0
 
@@ -212,9 +236,10 @@ def t_fault_listing_and_bad_requests(binary, work):
         doc = fault(sim, "kind=late&n=2&age=30")
         assert doc["active"] == {"throttle": {"n": 3}, "late": {"n": 2, "age": 30}}, doc
         assert set(doc["fired"]) == {"5xx", "latency", "throttle", "malformed", "partial",
-                                     "equal_stamps", "late", "paging_changes", "expire_tokens"}
+                                     "equal_stamps", "late", "paging_changes", "expire_tokens",
+                                     "ratelimit"}
         for q in ("kind=nope", "kind=5xx&rate=101", "kind=throttle&n=-1", "kind=latency&ms=x",
-                  ""):
+                  "kind=ratelimit&retry_after=3601", ""):
             st, _, body = request(sim.url("/sim/fault?" + q), method="POST")
             assert st == 400 and json.loads(body)["$diagnoses"], (q, st, body)
         assert fault(sim, "kind=clear")["active"] == {}
@@ -226,6 +251,7 @@ def main():
     return run_checks([t_5xx_rate_answers_html_503_on_data_routes_only,
                        t_latency_delays_data_requests,
                        t_throttle_gives_licence_503_for_next_k,
+                       t_ratelimit_gives_429_with_retry_after_for_next_k,
                        t_malformed_pages_have_invalid_escape,
                        t_partial_graphql_returns_data_and_errors,
                        t_equal_stamps_share_one_stamp_across_seconds,

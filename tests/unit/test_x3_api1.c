@@ -576,6 +576,8 @@ test_x3_errors_name_the_setting_to_check(void **state)
 	    "\"BadWhereSyntax\",\"$message\":\"Unknown property UPDDATIM\"}]}";
 	const char *rep = "{\"$diagnoses\":[{\"$message\":\"Representation ZPO does not "
 	    "belong to class PORDER\"}]}";
+	const char *licence = "{\"$diagnoses\":[{\"$severity\":\"error\",\"$sdataCode\":"
+	    "\"ServiceUnavailable\",\"$message\":\"Licence limit reached\"}]}";
 
 	(void)state;
 	memset(&cfg, 0, sizeof(cfg));
@@ -589,6 +591,15 @@ test_x3_errors_name_the_setting_to_check(void **state)
 	assert_non_null(strstr(out, "x3.entities[0].stamp 'UPDDATTIM'"));
 	x3_client_explain(&cfg, &cfg.x3.entities[0], 500, where, strlen(where), out, sizeof(out));
 	assert_non_null(strstr(out, "x3.entities[0].stamp"));
+	/* The licence cap (503) and throttling (429) are no setting's fault. */
+	x3_client_explain(&cfg, &cfg.x3.entities[0], 503, licence, strlen(licence), out,
+	    sizeof(out));
+	assert_non_null(strstr(out, "HTTP 503 from X3: Licence limit reached"));
+	assert_null(strstr(out, "check x3."));
+	x3_client_explain(&cfg, &cfg.x3.entities[0], 429, licence, strlen(licence), out,
+	    sizeof(out));
+	assert_non_null(strstr(out, "HTTP 429"));
+	assert_null(strstr(out, "check x3."));
 	x3_client_explain(&cfg, &cfg.x3.entities[0], 400, rep, strlen(rep), out, sizeof(out));
 	assert_non_null(strstr(out, "x3.entities[0].representation 'PORDER'"));
 	x3_client_explain(&cfg, &cfg.x3.entities[0], 404, "", 0, out, sizeof(out));
