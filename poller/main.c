@@ -382,7 +382,7 @@ poll_entity(struct poller *p, const struct mlc_cfg_entity *e)
 	char *url = NULL, *cursor = NULL;
 	int gql = strcmp(e->api, "graphql") == 0, is_gl = x3_kind_of(e) == X3_KIND_GL;
 	int64_t t0 = mlc_time_mono_ms(), since;
-	size_t pages = 0, records = 0, rows = 0, unchanged = 0, filtered = 0;
+	size_t pages = 0, records = 0, rows = 0, unchanged = 0, filtered = 0, dropped = 0;
 	int found, failed = 0, fatal = 0, more = 1;
 
 	memset(&pa, 0, sizeof(pa));
@@ -414,6 +414,8 @@ poll_entity(struct poller *p, const struct mlc_cfg_entity *e)
 		}
 		more = gql ? page.has_next : page.next_url != NULL;
 		rows += page.n_rows;
+		for (size_t i = 0; i < page.n_rows; i++)
+			dropped += page.rows[i].n_dropped;
 		if (gql && is_gl && x3_gql_group_lines(&page, &carry, more, &err) != 0) {
 			mlc_err_prefix(&err, "page %zu of %s", pages + 1, e->name);
 			x3_page_free(&page);
@@ -456,6 +458,10 @@ done:
 	else
 		mlc_info("cycle %s: %zu records (%zu rows, %zu unchanged) in %zu pages, "
 		    "watermark %s", e->name, records, rows, unchanged, pages, after);
+	if (dropped > 0)
+		mlc_warn("cycle %s: %zu fields past the %dth of a row were ignored "
+		    "(X3 sent rows wider than the connector keeps)", e->name, dropped,
+		    X3_MAX_RAW_FIELDS);
 	if (fatal)
 		return -1; /* the auth module audited the alert once */
 	mlc_auditb_init(&b, "poll");
@@ -466,6 +472,8 @@ done:
 	mlc_auditb_int(&b, "records", (int64_t)records);
 	mlc_auditb_int(&b, "unchanged", (int64_t)unchanged);
 	mlc_auditb_int(&b, "not_notified", (int64_t)filtered);
+	if (dropped > 0)
+		mlc_auditb_int(&b, "fields_dropped", (int64_t)dropped);
 	mlc_auditb_int(&b, "retries", fs.retries);
 	if (fs.retries > 0)
 		mlc_auditb_str(&b, "retry_reason", fs.last_retry);

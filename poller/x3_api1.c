@@ -65,8 +65,10 @@ x3_page_free(struct x3_page *page)
 static int
 add_field(struct x3_row *r, const char *name, const char *value)
 {
-	if (r->n_fields >= X3_MAX_RAW_FIELDS)
-		return 0; /* keep the first X3_MAX_RAW_FIELDS */
+	if (r->n_fields >= X3_MAX_RAW_FIELDS) {
+		r->n_dropped++;  /* the poller says so in the cycle's audit */
+		return 0;        /* keep the first X3_MAX_RAW_FIELDS */
+	}
 	r->fields[r->n_fields].name = strdup(name);
 	r->fields[r->n_fields].value = strdup(value);
 	if (r->fields[r->n_fields].name == NULL || r->fields[r->n_fields].value == NULL)

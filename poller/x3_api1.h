@@ -37,6 +37,7 @@ struct x3_row {
 	int64_t stamp_s;
 	struct mlc_field *fields;
 	size_t n_fields;
+	size_t n_dropped;   /* fields past X3_MAX_RAW_FIELDS, not kept */
 };
 
 struct x3_page {

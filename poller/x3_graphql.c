@@ -329,8 +329,12 @@ rawf(const struct x3_row *r, const char *name)
 static int
 addf(struct x3_row *r, const char *name, const char *value)
 {
-	if (value == NULL || r->n_fields >= X3_MAX_RAW_FIELDS)
+	if (value == NULL)
 		return 0;
+	if (r->n_fields >= X3_MAX_RAW_FIELDS) {
+		r->n_dropped++;
+		return 0;
+	}
 	r->fields[r->n_fields].name = strdup(name);
 	r->fields[r->n_fields].value = strdup(value);
 	if (r->fields[r->n_fields].name == NULL || r->fields[r->n_fields].value == NULL) {

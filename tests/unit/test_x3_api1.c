@@ -176,6 +176,33 @@ test_reference_description_is_flattened_into_ref_field(void **state)
 	x3_page_free(&page);
 }
 
+/* A row wider than X3_MAX_RAW_FIELDS keeps the first ones and counts the
+ * rest, for the cycle's audit record (fields_dropped). */
+static void
+test_fields_past_the_limit_are_counted(void **state)
+{
+	size_t cap = 64 + (size_t)(X3_MAX_RAW_FIELDS + 5) * 24;
+	char *body = malloc(cap);
+	size_t n;
+	struct x3_page page;
+	struct mlc_err err;
+
+	(void)state;
+	assert_non_null(body);
+	n = (size_t)snprintf(body, cap, "{\"$resources\":[{\"POHNUM\":\"PO-1\","
+	    "\"UPDDATTIM\":\"2026-01-01T00:00:00Z\"");
+	for (int i = 0; i < X3_MAX_RAW_FIELDS + 3; i++)
+		n += (size_t)snprintf(body + n, cap - n, ",\"F%d\":\"v\"", i);
+	snprintf(body + n, cap - n, "}]}");
+	assert_int_equal(parse(body, &page, &err), 0);
+	assert_int_equal(page.n_rows, 1);
+	assert_int_equal(page.rows[0].n_fields, X3_MAX_RAW_FIELDS);
+	assert_int_equal(page.rows[0].n_dropped, 5);
+	assert_non_null(row_field(&page.rows[0], "POHNUM"));
+	x3_page_free(&page);
+	free(body);
+}
+
 static void
 test_dollar_keys_are_skipped(void **state)
 {
@@ -626,6 +653,7 @@ main(void)
 		cmocka_unit_test(test_parses_realistic_page_with_exact_numbers),
 		cmocka_unit_test(test_reference_description_is_flattened_into_ref_field),
 		cmocka_unit_test(test_dollar_keys_are_skipped),
+		cmocka_unit_test(test_fields_past_the_limit_are_counted),
 		cmocka_unit_test(test_stamps_are_normalised_to_utc_z),
 		cmocka_unit_test(test_next_link_is_captured),
 		cmocka_unit_test(test_last_page_has_no_next_link),
