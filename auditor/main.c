@@ -283,19 +283,24 @@ main(int argc, char **argv)
 	while (!mlc_proc_stop) {
 		zmq_pollitem_t items[5];
 		int fds[2], nfd = aud_http_fds(&a, fds), n = 0;
-		int64_t now = mlc_time_mono_ms(), timeout = 1000;
+		int64_t now = mlc_time_mono_ms();
+		/* Sleep until an event or the next timer (outbox resend, the
+		 * hourly prune, compaction, HTTP connection timeouts): an idle
+		 * auditor does not wake at all. */
+		int64_t timeout = mlc_time_until(next_prune, mlc_time_now_ms());
 
 		items[n++] = (zmq_pollitem_t){ mlc_inbox_socket(a.in), 0, ZMQ_POLLIN, 0 };
 		items[n++] = (zmq_pollitem_t){ a.ctl, 0, ZMQ_POLLIN, 0 };
 		items[n++] = (zmq_pollitem_t){ a.ack, 0, ZMQ_POLLIN, 0 };
 		for (int i = 0; i < nfd; i++)
 			items[n++] = (zmq_pollitem_t){ NULL, fds[i], ZMQ_POLLIN, 0 };
-		for (size_t i = 0; i < a.n_disp; i++) {
-			int64_t d = mlc_outbox_due_in(a.to_disp[i], now);
-
-			if (d >= 0 && d < timeout)
-				timeout = d;
-		}
+		for (size_t i = 0; i < a.n_disp; i++)
+			timeout = mlc_time_sooner(timeout, mlc_outbox_due_in(a.to_disp[i], now));
+		if (a.compact_requested)
+			timeout = 0;
+		else if (a.cfg.aud.compact_interval_ms > 0)
+			timeout = mlc_time_sooner(timeout, mlc_time_until(next_compact, now));
+		timeout = mlc_time_sooner(timeout, aud_http_timeout(&a));
 		zmq_poll(items, n, (long)timeout);
 		if (items[0].revents & ZMQ_POLLIN) {
 			int r = mlc_inbox_drain(a.in, AUD_BATCH, on_frame, on_reject, &a, &err);

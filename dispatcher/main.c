@@ -37,6 +37,7 @@
  * pacing and the duplicate check of a channel always happen in one process,
  * however many replicas run.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1488,6 +1489,15 @@ parse_arg(int argc, char **argv, int i, void *arg)
 }
 
 static int
+has_queued(const struct dispatcher *d)
+{
+	for (size_t i = 0; i < d->n_chans; i++)
+		if (d->chans[i].has_queued)
+			return 1;
+	return 0;
+}
+
+static int
 sock_readable(void *s)
 {
 	int ev = 0;
@@ -1607,7 +1617,8 @@ main(int argc, char **argv)
 	lifecycle(&d, "start");
 	startup_check(&d);
 	while (!mlc_proc_stop) {
-		int64_t now = mlc_time_mono_ms(), timeout = 1000, dd;
+		/* -1: nothing due, sleep until curl or a socket needs us. */
+		int64_t now = mlc_time_mono_ms(), timeout = -1;
 		struct curl_waitfd wfd[2];
 		int running = 0;
 		size_t fdlen = sizeof(int);
@@ -1628,8 +1639,8 @@ main(int argc, char **argv)
 			if (c->h != NULL || !c->has_queued || c->done_pending)
 				continue;
 			at = chan_step(&d, c, now);
-			if (at >= 0 && at - now < timeout)
-				timeout = at - now;
+			if (at >= 0)
+				timeout = mlc_time_sooner(timeout, mlc_time_until(at, now));
 		}
 		flush_posts(&d, now);
 		flush_done(&d);
@@ -1639,9 +1650,11 @@ main(int argc, char **argv)
 		stats_tick(&d, now);
 		if (mlc_outbox_pump(d.to_auditor, now, &err) < 0)
 			mlc_error("%s", err.msg);
-		dd = mlc_outbox_due_in(d.to_auditor, now);
-		if (dd >= 0 && dd < timeout)
-			timeout = dd;
+		timeout = mlc_time_sooner(timeout, mlc_outbox_due_in(d.to_auditor, now));
+		/* The stats timer runs only while there is a backlog. */
+		if (d.last_backlog > 0 || has_queued(&d))
+			timeout = mlc_time_sooner(timeout, mlc_time_until(d.next_stats, now));
+		timeout = mlc_time_sooner(timeout, mlc_time_until(next_prune, mlc_time_now_ms()));
 		if (sock_readable(mlc_inbox_socket(d.in)) || sock_readable(d.ack_sock))
 			timeout = 0;
 		/* Sleep until curl, a ZeroMQ socket or a timer needs us. */
@@ -1654,7 +1667,8 @@ main(int argc, char **argv)
 		wfd[1].fd = fd;
 		wfd[1].events = CURL_WAIT_POLLIN;
 		wfd[1].revents = 0;
-		curl_multi_poll(d.multi, wfd, 2, (int)(timeout < 0 ? 0 : timeout), NULL);
+		curl_multi_poll(d.multi, wfd, 2, timeout < 0 || timeout > INT_MAX ? INT_MAX :
+		    (int)timeout, NULL);
 		curl_multi_perform(d.multi, &running);
 		collect(&d);
 		flush_done(&d);

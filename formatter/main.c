@@ -217,16 +217,15 @@ main(int argc, char **argv)
 			{ mlc_inbox_socket(fm.in), 0, ZMQ_POLLIN, 0 },
 			{ fm.ack_sock, 0, ZMQ_POLLIN, 0 },
 		};
-		int64_t now = mlc_time_mono_ms(), timeout = 1000;
+		int64_t now = mlc_time_mono_ms();
+		/* Sleep until a frame, an ack or a timer (outbox resend, the
+		 * hourly prune): an idle formatter does not wake at all. */
+		int64_t timeout = mlc_time_until(next_prune, mlc_time_now_ms());
 
 		for (size_t i = 0; i < fm.n_all; i++) {
-			int64_t d;
-
 			if (mlc_outbox_pump(fm.all[i], now, &err) < 0)
 				mlc_error("%s", err.msg);
-			d = mlc_outbox_due_in(fm.all[i], now);
-			if (d >= 0 && d < timeout)
-				timeout = d;
+			timeout = mlc_time_sooner(timeout, mlc_outbox_due_in(fm.all[i], now));
 		}
 		if (zmq_poll(items, 2, (long)timeout) < 0)
 			continue;

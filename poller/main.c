@@ -623,7 +623,7 @@ main(int argc, char **argv)
 	}
 	next_cycle_mono = mlc_time_mono_ms();
 	while (!mlc_proc_stop) {
-		int64_t now = mlc_time_mono_ms(), timeout, d;
+		int64_t now = mlc_time_mono_ms(), timeout;
 		zmq_pollitem_t item = { p.ack_sock, 0, ZMQ_POLLIN, 0 };
 
 		if (mlc_proc_hup) {
@@ -658,17 +658,12 @@ main(int argc, char **argv)
 		}
 		pump(&p);
 		now = mlc_time_mono_ms();
-		timeout = next_cycle_mono - now;
-		d = mlc_outbox_due_in(p.to_formatter, now);
-		if (d >= 0 && d < timeout)
-			timeout = d;
-		d = mlc_outbox_due_in(p.to_auditor, now);
-		if (d >= 0 && d < timeout)
-			timeout = d;
-		if (timeout < 0)
-			timeout = 0;
-		if (timeout > 1000)
-			timeout = 1000;
+		/* Sleep until the next cycle or outbox timer; with polling
+		 * stopped, until an ack, SIGHUP or SIGUSR1 (-1: no timeout). */
+		timeout = x3_auth_stopped(p.auth, NULL) || !any_enabled(&p.cfg) ? -1 :
+		    mlc_time_until(next_cycle_mono, now);
+		timeout = mlc_time_sooner(timeout, mlc_outbox_due_in(p.to_formatter, now));
+		timeout = mlc_time_sooner(timeout, mlc_outbox_due_in(p.to_auditor, now));
 		zmq_poll(&item, 1, (long)timeout);
 	}
 	mlc_info("stopping");
