@@ -139,7 +139,10 @@ struct page_arg {
 	const struct mlc_cfg_entity *e;
 	struct x3_page *page;
 	struct x3_canon *canon;   /* one per row, mapped before the transaction */
+	unsigned char *seen;      /* per row: handed on already (not mapped) */
 	struct wm wm;             /* in: current watermark; out: advanced */
+	struct wm stored;         /* the watermark committed in the store */
+	int have_stored;
 	size_t handed, unchanged, filtered;
 	char polled_at[MLC_TIME_ISO_LEN];
 };
@@ -173,6 +176,8 @@ page_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
 			w.stamp_s = row->stamp_s;
 			snprintf(w.key, sizeof(w.key), "%s", row->key);
 		}
+		if (pa->seen[i])
+			continue; /* read again by the look-back; found before mapping */
 		if (mlc_proto_make_id(parts, 3, id, sizeof(id)) != 0)
 			return mlc_err_set(err, "record id too long for %s", c->number);
 		idlen = strlen(id);
@@ -226,6 +231,12 @@ page_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
 		if (mlc_outbox_put_frame(p->to_formatter, txn, &f, id, err) != 0)
 			return -1;
 		pa->handed++;
+	}
+	/* A page read again by the look-back usually changes nothing: then
+	 * the transaction stays empty and its commit costs no disk write. */
+	if (pa->have_stored && wm_cmp(w.stamp_s, w.key, &pa->stored) == 0) {
+		pa->wm = w;
+		return 0;
 	}
 	n = snprintf(buf, sizeof(buf), "%lld\t%s", (long long)w.stamp_s, w.key);
 	if (mlc_store_put(txn, p->wm_db, pa->e->name, strlen(pa->e->name), buf,
@@ -311,17 +322,54 @@ prune_handed(struct poller *p)
 	}
 }
 
-/* Maps every row of the page to its canonical record before the write
- * transaction (the transaction callback may run twice). */
+struct seen_arg {
+	struct poller *p;
+	const struct mlc_cfg_entity *e;
+	struct x3_page *page;
+	unsigned char *seen;
+};
+
+/* Marks the rows whose version was handed on already (read again by the
+ * look-back): page_txn skips them, so they need no mapping. A row whose
+ * number is missing is left unmarked, to fail in x3_canon_map as before. */
 static int
-map_page(const struct mlc_cfg_entity *e, struct x3_page *page, struct x3_canon **out,
-    struct mlc_err *err)
+seen_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
+{
+	struct seen_arg *sa = arg;
+
+	for (size_t i = 0; i < sa->page->n_rows; i++) {
+		const struct x3_row *row = &sa->page->rows[i];
+		char number[sizeof(((struct x3_canon *)0)->number)], id[MLC_PROTO_MAX_ID];
+		const char *parts[3] = { sa->e->name, number, row->stamp };
+		struct mlc_err ignored;
+		MDB_val hv;
+		int r;
+
+		sa->seen[i] = 0;
+		if (x3_canon_number(sa->e, row, number, sizeof(number), &ignored) != 0 ||
+		    mlc_proto_make_id(parts, 3, id, sizeof(id)) != 0)
+			continue;
+		r = mlc_store_get(txn, sa->p->handed, id, strlen(id), &hv, err);
+		if (r < 0)
+			return -1;
+		sa->seen[i] = r == 1;
+	}
+	return 0;
+}
+
+/* Maps every row of the page not seen before to its canonical record
+ * before the write transaction (the transaction callback may run twice). */
+static int
+map_page(const struct mlc_cfg_entity *e, struct x3_page *page, const unsigned char *seen,
+    struct x3_canon **out, struct mlc_err *err)
 {
 	struct x3_canon *c = calloc(page->n_rows + 1, sizeof(*c));
 
 	if (c == NULL)
 		return mlc_err_set(err, "out of memory");
 	for (size_t i = 0; i < page->n_rows; i++) {
+		if (seen[i])
+			continue;
 		if (x3_canon_map(e, &page->rows[i], &c[i], err) != 0) {
 			for (size_t j = 0; j < i; j++)
 				x3_canon_free(&c[j]);
@@ -346,6 +394,7 @@ static int
 poll_entity(struct poller *p, const struct mlc_cfg_entity *e)
 {
 	struct page_arg pa;
+	struct seen_arg sa;
 	struct mlc_auditb b;
 	struct mlc_err err;
 	struct x3_fetch_stats fs;
@@ -358,6 +407,7 @@ poll_entity(struct poller *p, const struct mlc_cfg_entity *e)
 	int found, failed = 0, fatal = 0, more = 1;
 
 	memset(&pa, 0, sizeof(pa));
+	memset(&sa, 0, sizeof(sa));
 	memset(&fs, 0, sizeof(fs));
 	memset(&carry, 0, sizeof(carry));
 	err.msg[0] = '\0';
@@ -367,6 +417,10 @@ poll_entity(struct poller *p, const struct mlc_cfg_entity *e)
 		failed = 1;
 		goto done;
 	}
+	pa.stored = pa.wm;
+	pa.have_stored = found;
+	sa.p = p;
+	sa.e = e;
 	if (!found)
 		pa.wm.stamp_s = (mlc_time_now_ms() - p->cfg.x3.initial_window_ms) / 1000;
 	wm_text(&pa.wm, before, sizeof(before));
@@ -394,17 +448,28 @@ poll_entity(struct poller *p, const struct mlc_cfg_entity *e)
 		}
 		mlc_time_format(mlc_time_now_ms() / 1000, pa.polled_at);
 		pa.page = &page;
-		if (map_page(e, &page, &pa.canon, &err) != 0 ||
+		sa.page = &page;
+		sa.seen = pa.seen = calloc(page.n_rows + 1, 1);
+		if (pa.seen == NULL)
+			mlc_err_set(&err, "out of memory");
+		if (pa.seen == NULL || mlc_store_read(p->st, seen_txn, &sa, &err) != 0 ||
+		    map_page(e, &page, pa.seen, &pa.canon, &err) != 0 ||
 		    mlc_store_write(p->st, page_txn, &pa, &err) != 0) {
 			mlc_err_prefix(&err, "page %zu of %s", pages + 1, e->name);
 			free_canon(pa.canon, page.n_rows);
 			pa.canon = NULL;
+			free(pa.seen);
+			pa.seen = NULL;
 			x3_page_free(&page);
 			failed = 1;
 			break;
 		}
+		pa.stored = pa.wm;
+		pa.have_stored = 1;
 		free_canon(pa.canon, page.n_rows);
 		pa.canon = NULL;
+		free(pa.seen);
+		pa.seen = NULL;
 		pages++;
 		records += pa.handed;
 		unchanged += pa.unchanged;
