@@ -1643,10 +1643,11 @@ main(int argc, char **argv)
 				timeout = mlc_time_sooner(timeout, mlc_time_until(at, now));
 		}
 		flush_posts(&d, now);
-		flush_done(&d);
+		/* Outcomes decided so far are committed with those collected
+		 * after the poll, in one transaction per turn (each commit is two
+		 * disk flushes); the poll does not wait while some are pending. */
 		curl_multi_perform(d.multi, &running);
 		collect(&d);
-		flush_done(&d);
 		stats_tick(&d, now);
 		if (mlc_outbox_pump(d.to_auditor, now, &err) < 0)
 			mlc_error("%s", err.msg);
@@ -1655,7 +1656,8 @@ main(int argc, char **argv)
 		if (d.last_backlog > 0 || has_queued(&d))
 			timeout = mlc_time_sooner(timeout, mlc_time_until(d.next_stats, now));
 		timeout = mlc_time_sooner(timeout, mlc_time_until(next_prune, mlc_time_now_ms()));
-		if (sock_readable(mlc_inbox_socket(d.in)) || sock_readable(d.ack_sock))
+		if (d.n_done > 0 || sock_readable(mlc_inbox_socket(d.in)) ||
+		    sock_readable(d.ack_sock))
 			timeout = 0;
 		/* Sleep until curl, a ZeroMQ socket or a timer needs us. */
 		zmq_getsockopt(mlc_inbox_socket(d.in), ZMQ_FD, &fd, &fdlen);
