@@ -281,7 +281,7 @@ main(int argc, char **argv)
 	lifecycle(&a, "start");
 	next_compact = mlc_time_mono_ms() + a.cfg.aud.compact_interval_ms;
 	while (!mlc_proc_stop) {
-		zmq_pollitem_t items[5];
+		zmq_pollitem_t items[6];
 		int fds[2], nfd = aud_http_fds(&a, fds), n = 0;
 		int64_t now = mlc_time_mono_ms();
 		/* Sleep until an event or the next timer (outbox resend, the
@@ -294,6 +294,7 @@ main(int argc, char **argv)
 		items[n++] = (zmq_pollitem_t){ a.ack, 0, ZMQ_POLLIN, 0 };
 		for (int i = 0; i < nfd; i++)
 			items[n++] = (zmq_pollitem_t){ NULL, fds[i], ZMQ_POLLIN, 0 };
+		items[n++] = (zmq_pollitem_t){ NULL, mlc_proc_wake_fd(), ZMQ_POLLIN, 0 };
 		for (size_t i = 0; i < a.n_disp; i++)
 			timeout = mlc_time_sooner(timeout, mlc_outbox_due_in(a.to_disp[i], now));
 		if (a.compact_requested)
@@ -302,6 +303,7 @@ main(int argc, char **argv)
 			timeout = mlc_time_sooner(timeout, mlc_time_until(next_compact, now));
 		timeout = mlc_time_sooner(timeout, aud_http_timeout(&a));
 		zmq_poll(items, n, (long)timeout);
+		mlc_proc_wake_drain();
 		if (items[0].revents & ZMQ_POLLIN) {
 			int r = mlc_inbox_drain(a.in, AUD_BATCH, on_frame, on_reject, &a, &err);
 

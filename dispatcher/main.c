@@ -1619,7 +1619,7 @@ main(int argc, char **argv)
 	while (!mlc_proc_stop) {
 		/* -1: nothing due, sleep until curl or a socket needs us. */
 		int64_t now = mlc_time_mono_ms(), timeout = -1;
-		struct curl_waitfd wfd[2];
+		struct curl_waitfd wfd[3];
 		int running = 0;
 		size_t fdlen = sizeof(int);
 		int fd;
@@ -1669,8 +1669,12 @@ main(int argc, char **argv)
 		wfd[1].fd = fd;
 		wfd[1].events = CURL_WAIT_POLLIN;
 		wfd[1].revents = 0;
-		curl_multi_poll(d.multi, wfd, 2, timeout < 0 || timeout > INT_MAX ? INT_MAX :
+		wfd[2].fd = mlc_proc_wake_fd();
+		wfd[2].events = CURL_WAIT_POLLIN;
+		wfd[2].revents = 0;
+		curl_multi_poll(d.multi, wfd, 3, timeout < 0 || timeout > INT_MAX ? INT_MAX :
 		    (int)timeout, NULL);
+		mlc_proc_wake_drain();
 		curl_multi_perform(d.multi, &running);
 		collect(&d);
 		flush_done(&d);

@@ -213,9 +213,10 @@ main(int argc, char **argv)
 	    fm.cfg.ep.n_dispatchers);
 	lifecycle(&fm, "start");
 	while (!mlc_proc_stop) {
-		zmq_pollitem_t items[2] = {
+		zmq_pollitem_t items[3] = {
 			{ mlc_inbox_socket(fm.in), 0, ZMQ_POLLIN, 0 },
 			{ fm.ack_sock, 0, ZMQ_POLLIN, 0 },
+			{ NULL, mlc_proc_wake_fd(), ZMQ_POLLIN, 0 },
 		};
 		int64_t now = mlc_time_mono_ms();
 		/* Sleep until a frame, an ack or a timer (outbox resend, the
@@ -227,8 +228,9 @@ main(int argc, char **argv)
 				mlc_error("%s", err.msg);
 			timeout = mlc_time_sooner(timeout, mlc_outbox_due_in(fm.all[i], now));
 		}
-		if (zmq_poll(items, 2, (long)timeout) < 0)
+		if (zmq_poll(items, 3, (long)timeout) < 0)
 			continue;
+		mlc_proc_wake_drain();
 		if (items[0].revents & ZMQ_POLLIN) {
 			if (mlc_inbox_drain(fm.in, BATCH, on_frame, on_reject, &fm, &err) < 0)
 				mlc_error("%s", err.msg);

@@ -689,7 +689,10 @@ main(int argc, char **argv)
 	next_cycle_mono = mlc_time_mono_ms();
 	while (!mlc_proc_stop) {
 		int64_t now = mlc_time_mono_ms(), timeout;
-		zmq_pollitem_t item = { p.ack_sock, 0, ZMQ_POLLIN, 0 };
+		zmq_pollitem_t items[2] = {
+			{ p.ack_sock, 0, ZMQ_POLLIN, 0 },
+			{ NULL, mlc_proc_wake_fd(), ZMQ_POLLIN, 0 },
+		};
 
 		if (mlc_proc_hup) {
 			mlc_proc_hup = 0;
@@ -729,7 +732,8 @@ main(int argc, char **argv)
 		    mlc_time_until(next_cycle_mono, now);
 		timeout = mlc_time_sooner(timeout, mlc_outbox_due_in(p.to_formatter, now));
 		timeout = mlc_time_sooner(timeout, mlc_outbox_due_in(p.to_auditor, now));
-		zmq_poll(&item, 1, (long)timeout);
+		zmq_poll(items, 2, (long)timeout);
+		mlc_proc_wake_drain();
 	}
 	mlc_info("stopping");
 	lifecycle_event(&p, "stop");

@@ -56,6 +56,12 @@ def test_stages_do_not_wake_between_polls(a):
             raise AssertionError("wake-ups per %.1f s window: %r" % (WINDOW_S, seen))
         # Still nothing lost on the way: the poll's messages arrived once.
         assert len(p.messages()) == 3, p.messages()
+        # Sleeping without a timeout, each stage still stops at once on
+        # SIGTERM (the signal wakes the loop).
+        t0 = time.monotonic()
+        codes = p.stop_all()
+        assert all(c == 0 for c in codes.values()), codes
+        assert time.monotonic() - t0 < 10, "stopping took %.1f s" % (time.monotonic() - t0)
     finally:
         p.close()
 
