@@ -114,10 +114,13 @@ struct aud_http;
 int aud_http_start(struct auditor *a, struct mlc_err *err);
 void aud_http_stop(struct auditor *a);
 /* Fills fds with the descriptors to poll for readability (MHD's epoll
- * fds); returns how many. Call aud_http_run() when one is readable, and at
- * least every second (MHD's connection timeouts). */
+ * fds); returns how many. Call aud_http_run() when one is readable, and
+ * when aud_http_timeout() has passed (MHD's connection timeouts). */
 int aud_http_fds(struct auditor *a, int fds[2]);
 void aud_http_run(struct auditor *a);
+/* Milliseconds until MHD needs aud_http_run() without any fd being
+ * readable (an idle connection to time out), or -1: none. */
+int64_t aud_http_timeout(struct auditor *a);
 /* "127.0.0.1:41234" of the metrics listener, "" if none. */
 const char *aud_http_addr(struct auditor *a);
 

@@ -26,6 +26,7 @@
 #include "inbound.h"
 #include "mlc_audit.h"
 #include "mlc_log.h"
+#include "mlc_time.h"
 
 #define MAX_REJECT_AUDITS_PER_MIN 60
 
@@ -362,6 +363,20 @@ aud_http_run(struct auditor *a)
 {
 	for (size_t i = 0; a->http != NULL && i < a->http->n; i++)
 		MHD_run(a->http->d[i]);
+}
+
+int64_t
+aud_http_timeout(struct auditor *a)
+{
+	int64_t t = -1;
+
+	for (size_t i = 0; a->http != NULL && i < a->http->n; i++) {
+		MHD_UNSIGNED_LONG_LONG ms;
+
+		if (MHD_get_timeout(a->http->d[i], &ms) == MHD_YES)
+			t = mlc_time_sooner(t, ms > INT32_MAX ? INT32_MAX : (int64_t)ms);
+	}
+	return t;
 }
 
 const char *

@@ -317,24 +317,31 @@ main(int argc, char **argv)
 	while (mlc_drain_step(&dr, mlc_proc_stop, 0,
 	    mlc_time_mono_ms() - last_rx < AUD_DRAIN_QUIET_MS, outbox_pending(&a),
 	    mlc_time_mono_ms())) {
-		zmq_pollitem_t items[5];
+		zmq_pollitem_t items[6];
 		int fds[2], nfd = aud_http_fds(&a, fds), n = 0;
-		int64_t now = mlc_time_mono_ms(), timeout = 1000;
+		int64_t now = mlc_time_mono_ms();
+		/* Sleep until an event or the next timer (outbox resend, the
+		 * hourly prune, compaction, HTTP connection timeouts): an idle
+		 * auditor does not wake at all. */
+		int64_t timeout = mlc_time_until(next_prune, mlc_time_now_ms());
 
 		items[n++] = (zmq_pollitem_t){ mlc_inbox_socket(a.in), 0, ZMQ_POLLIN, 0 };
 		items[n++] = (zmq_pollitem_t){ a.ctl, 0, ZMQ_POLLIN, 0 };
 		items[n++] = (zmq_pollitem_t){ a.ack, 0, ZMQ_POLLIN, 0 };
 		for (int i = 0; i < nfd; i++)
 			items[n++] = (zmq_pollitem_t){ NULL, fds[i], ZMQ_POLLIN, 0 };
-		for (size_t i = 0; i < a.n_disp; i++) {
-			int64_t d = mlc_outbox_due_in(a.to_disp[i], now);
-
-			if (d >= 0 && d < timeout)
-				timeout = d;
-		}
-		if (mlc_drain_active(&dr) && timeout > 50)
-			timeout = 50;
+		items[n++] = (zmq_pollitem_t){ NULL, mlc_proc_wake_fd(), ZMQ_POLLIN, 0 };
+		for (size_t i = 0; i < a.n_disp; i++)
+			timeout = mlc_time_sooner(timeout, mlc_outbox_due_in(a.to_disp[i], now));
+		if (a.compact_requested)
+			timeout = 0;
+		else if (a.cfg.aud.compact_interval_ms > 0)
+			timeout = mlc_time_sooner(timeout, mlc_time_until(next_compact, now));
+		timeout = mlc_time_sooner(timeout, aud_http_timeout(&a));
+		if (mlc_drain_active(&dr))
+			timeout = mlc_time_sooner(timeout, 50);
 		zmq_poll(items, n, (long)timeout);
+		mlc_proc_wake_drain();
 		if (items[0].revents & ZMQ_POLLIN) {
 			int r = mlc_inbox_drain(a.in, AUD_BATCH, on_frame, on_reject, &a, &err);
 

@@ -57,6 +57,18 @@ def status_kb(pid, key):
     return None
 
 
+def rollup_kb(pid, key):
+    """A field of /proc/PID/smaps_rollup (kB), None if unreadable."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def threads(pid):
     return len(glob.glob("/proc/%d/task/*" % pid))
 
@@ -104,6 +116,10 @@ def main():
                 # every process that maps them, but stored once).
                 "rss_anon_kb": status_kb(v, "RssAnon"),
                 "rss_file_kb": status_kb(v, "RssFile"),
+                # Proportional set size: shared library pages divided among
+                # the processes mapping them (the stages and simulators
+                # share most of theirs), i.e. what this process costs.
+                "pss_kb": rollup_kb(v, "Pss"),
                 "cpu_ms_in_window": round((cpu_ns(v) - c0[k]) / 1e6, 3),
                 "cpu_percent": round((cpu_ns(v) - c0[k]) / 1e9 / dt * 100, 4),
                 "wakeups_per_s": round((switches(v) - s0[k]) / dt, 2),
@@ -115,9 +131,10 @@ def main():
     if a.json:
         print(json.dumps(res))
     for k, v in res["processes"].items():
-        print("footprint: %-13s RSS %6d kB (peak %6d kB), %.3f ms CPU in %.0f s idle, %.2f wake-ups/s, %d threads"
-              % (k, v["rss_kb"], v["peak_rss_kb"], v["cpu_ms_in_window"], res["window_s"], v["wakeups_per_s"],
-                 v["threads"]), file=sys.stderr)
+        print("footprint: %-13s RSS %6d kB (peak %6d kB, anonymous %5d kB, PSS %s kB), %.3f ms CPU in %.0f s idle, "
+              "%.2f wake-ups/s, %d threads"
+              % (k, v["rss_kb"], v["peak_rss_kb"], v["rss_anon_kb"], v["pss_kb"], v["cpu_ms_in_window"],
+                 res["window_s"], v["wakeups_per_s"], v["threads"]), file=sys.stderr)
     return 0
 
 

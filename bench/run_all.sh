@@ -147,12 +147,13 @@ if f:
     L.append("Poll interval 60 s; a %.0f s window after the first poll's messages were delivered. "
              "Targets: < 10 MB RSS per process, no CPU between polls." % f["window_s"])
     L.append("")
-    L.append("| process | RSS | of which anonymous | CPU in window | wake-ups/s | threads | RSS target | CPU target |")
-    L.append("|---|---|---|---|---|---|---|---|")
+    L.append("| process | RSS | of which anonymous | PSS | CPU in window | wake-ups/s | threads | RSS target | CPU target |")
+    L.append("|---|---|---|---|---|---|---|---|---|")
     for k, v in f["processes"].items():
-        anon = v.get("rss_anon_kb")
-        L.append("| %s | %.1f MB | %s | %.2f ms | %.1f | %d | %s | %s |" % (
+        anon, pss = v.get("rss_anon_kb"), v.get("pss_kb")
+        L.append("| %s | %.1f MB | %s | %s | %.2f ms | %.1f | %d | %s | %s |" % (
             k, v["rss_kb"] / 1024.0, ("%.1f MB" % (anon / 1024.0)) if anon is not None else "?",
+            ("%.1f MB" % (pss / 1024.0)) if pss is not None else "?",
             v["cpu_ms_in_window"], v["wakeups_per_s"], v["threads"], yes(v["rss_kb"] < 10240),
             yes(v["cpu_ms_in_window"] == 0)))
     L.append("")

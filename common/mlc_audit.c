@@ -3,10 +3,45 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/rand.h>
+#include <sys/random.h>
+#include <sys/types.h>
 
 #include "mlc_log.h"
 #include "mlc_time.h"
+
+/*
+ * The kernel's CSPRNG (getrandom), not OpenSSL's: RAND_bytes() initialises
+ * OpenSSL's providers and DRBG on first use, about 2.4 MB of resident
+ * memory in every process that never needs OpenSSL otherwise (issue 7:
+ * idle RSS). Bytes are fetched 256 at a time (the size getrandom() always
+ * returns whole), so a busy stage does one system call per 16 ids.
+ */
+static int
+random_bytes(unsigned char *b, size_t n)
+{
+	static _Thread_local unsigned char pool[256];
+	static _Thread_local size_t left;
+
+	while (n > 0) {
+		size_t k;
+
+		if (left == 0) {
+			ssize_t r = getrandom(pool, sizeof(pool), 0);
+
+			if (r != (ssize_t)sizeof(pool))
+				return -1;
+			left = sizeof(pool);
+		}
+		k = n < left ? n : left;
+		memcpy(b, pool + sizeof(pool) - left, k);
+		/* Served bytes are not kept around. */
+		memset(pool + sizeof(pool) - left, 0, k);
+		left -= k;
+		b += k;
+		n -= k;
+	}
+	return 0;
+}
 
 void
 mlc_random_hex(char out[33])
@@ -14,9 +49,9 @@ mlc_random_hex(char out[33])
 	unsigned char b[16];
 	static const char hex[] = "0123456789abcdef";
 
-	if (RAND_bytes(b, sizeof(b)) != 1) {
-		/* OpenSSL's CSPRNG failing is not recoverable in any useful way;
-		 * fall back to time + address entropy rather than crash. */
+	if (random_bytes(b, sizeof(b)) != 0) {
+		/* The kernel's CSPRNG failing is not recoverable in any useful
+		 * way; fall back to time + address entropy rather than crash. */
 		int64_t t = mlc_time_now_ms() ^ (int64_t)(uintptr_t)out;
 		for (size_t i = 0; i < sizeof(b); i++)
 			b[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)i;

@@ -286,6 +286,18 @@ ack_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
 	return 0;
 }
 
+/* After the commit of ack_txn: progress, and fewer frames in flight. */
+static void
+ack_committed(const struct ack_arg *aa, int64_t now_ms)
+{
+	struct mlc_outbox *ob = aa->ob;
+
+	if (aa->deleted > 0)
+		ob->last_progress = now_ms;
+	ob->inflight = aa->deleted_inflight > ob->inflight ? 0 :
+	    ob->inflight - aa->deleted_inflight;
+}
+
 int
 mlc_outbox_ack(struct mlc_outbox *ob, char *const *ids, size_t n,
     int64_t now_ms, struct mlc_err *err)
@@ -294,10 +306,7 @@ mlc_outbox_ack(struct mlc_outbox *ob, char *const *ids, size_t n,
 
 	if (mlc_store_write(ob->st, ack_txn, &aa, err) != 0)
 		return -1;
-	if (aa.deleted > 0)
-		ob->last_progress = now_ms;
-	ob->inflight = aa.deleted_inflight > ob->inflight ? 0 :
-	    ob->inflight - aa.deleted_inflight;
+	ack_committed(&aa, now_ms);
 	return (int)aa.deleted;
 }
 
@@ -668,46 +677,110 @@ mlc_inbox_prune(struct mlc_inbox *ib, int64_t now_wall_ms, struct mlc_err *err)
 	return pa.n;
 }
 
-int
-mlc_custody_take_acks(void *sock, struct mlc_outbox **obs, size_t n_obs,
-    int64_t now_ms, struct mlc_err *err)
-{
-	int applied = 0;
+/* Ack frames applied in one write transaction: every waiting frame costs
+ * one commit (two disk flushes) otherwise, and under load several wait. */
+#define ACK_FRAMES_PER_TXN 64
 
-	for (int guard = 0; guard < 10000; guard++) {
-		struct mlc_frame f;
+struct acks_arg {
+	struct mlc_frame f[ACK_FRAMES_PER_TXN];
+	struct ack_arg aa[ACK_FRAMES_PER_TXN];
+	size_t n;
+	struct mlc_store *st;  /* this transaction's: outboxes of other stores wait */
+};
+
+static int
+acks_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
+{
+	struct acks_arg *a = arg;
+
+	for (size_t i = 0; i < a->n; i++)
+		if (a->aa[i].ob->st == a->st && ack_txn(txn, &a->aa[i], err) != 0)
+			return -1;
+	return 0;
+}
+
+/* Receives up to ACK_FRAMES_PER_TXN ack frames into a; 1 if the socket may
+ * hold more. Frames for no outbox of ours are dropped here. */
+static int
+recv_acks(void *sock, struct mlc_outbox **obs, size_t n_obs, struct acks_arg *a)
+{
+	a->n = 0;
+	while (a->n < ACK_FRAMES_PER_TXN) {
+		struct mlc_frame *f = &a->f[a->n];
+		struct mlc_outbox *ob = NULL;
 		struct mlc_err derr;
 		zmq_msg_t m;
 
 		zmq_msg_init(&m);
 		if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
 			zmq_msg_close(&m);
-			break;
+			return 0;
 		}
-		if (mlc_proto_decode(zmq_msg_data(&m), zmq_msg_size(&m), &f, &derr) != 0) {
+		if (mlc_proto_decode(zmq_msg_data(&m), zmq_msg_size(&m), f, &derr) != 0) {
 			mlc_warn("ack socket: dropped a bad frame: %s", derr.msg);
 			zmq_msg_close(&m);
 			continue;
 		}
 		zmq_msg_close(&m);
-		if (f.type != MLC_FRAME_ACK) {
+		if (f->type != MLC_FRAME_ACK) {
 			mlc_warn("ack socket: dropped a frame that is not an ack");
-			mlc_frame_free(&f);
+			mlc_frame_free(f);
 			continue;
 		}
-		for (size_t i = 0; i < n_obs; i++) {
-			if (obs[i] != NULL && strcmp(obs[i]->peer, f.u.ack.from) == 0) {
-				int r = mlc_outbox_ack(obs[i], f.u.ack.ids, f.u.ack.n_ids,
-				    now_ms, err);
-				if (r < 0) {
-					mlc_frame_free(&f);
-					return -1;
-				}
-				applied += r;
+		for (size_t i = 0; i < n_obs && ob == NULL; i++)
+			if (obs[i] != NULL && strcmp(obs[i]->peer, f->u.ack.from) == 0)
+				ob = obs[i];
+		if (ob == NULL) {
+			mlc_frame_free(f);
+			continue;
+		}
+		a->aa[a->n] = (struct ack_arg){ ob, f->u.ack.ids, f->u.ack.n_ids, 0, 0 };
+		a->n++;
+	}
+	return 1;
+}
+
+int
+mlc_custody_take_acks(void *sock, struct mlc_outbox **obs, size_t n_obs,
+    int64_t now_ms, struct mlc_err *err)
+{
+	struct acks_arg *a;
+	int applied = 0, more = 1;
+
+	if (n_obs == 0 || (a = malloc(sizeof(*a))) == NULL) {
+		if (n_obs == 0)
+			return 0;
+		return mlc_err_set(err, "custody: out of memory");
+	}
+	for (int guard = 0; more && guard < 10000 / ACK_FRAMES_PER_TXN + 1; guard++) {
+		int r = 0;
+
+		more = recv_acks(sock, obs, n_obs, a);
+		/* One commit per store (a process's outboxes share one). */
+		for (size_t i = 0; i < a->n && r == 0; i++) {
+			int first = 1;
+
+			for (size_t j = 0; j < i && first; j++)
+				first = a->aa[j].ob->st != a->aa[i].ob->st;
+			if (!first)
+				continue;
+			a->st = a->aa[i].ob->st;
+			if ((r = mlc_store_write(a->st, acks_txn, a, err)) != 0)
 				break;
+			for (size_t j = i; j < a->n; j++) {
+				if (a->aa[j].ob->st != a->st)
+					continue;
+				ack_committed(&a->aa[j], now_ms);
+				applied += (int)a->aa[j].deleted;
 			}
 		}
-		mlc_frame_free(&f);
+		for (size_t i = 0; i < a->n; i++)
+			mlc_frame_free(&a->f[i]);
+		if (r != 0) {
+			applied = -1;
+			break;
+		}
 	}
+	free(a);
 	return applied;
 }

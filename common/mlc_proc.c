@@ -1,11 +1,14 @@
 /* mlc_proc: see mlc_proc.h. */
 #include "mlc_proc.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "mlc_log.h"
@@ -17,16 +20,39 @@ volatile sig_atomic_t mlc_proc_hup;
 volatile sig_atomic_t mlc_proc_usr1;
 
 static char g_name[32] = "mlc";
+static int g_wake[2] = { -1, -1 };
 
 static void
 on_signal(int sig)
 {
+	int saved = errno;
+
 	if (sig == SIGHUP)
 		mlc_proc_hup = 1;
 	else if (sig == SIGUSR1)
 		mlc_proc_usr1 = 1;
 	else
 		mlc_proc_stop = 1;
+	/* Non-blocking: a full pipe already wakes the loop. */
+	if (g_wake[1] >= 0 && write(g_wake[1], "", 1) < 0) {
+		/* nothing to do: the flag is set */
+	}
+	errno = saved;
+}
+
+int
+mlc_proc_wake_fd(void)
+{
+	return g_wake[0];
+}
+
+void
+mlc_proc_wake_drain(void)
+{
+	char buf[64];
+
+	while (g_wake[0] >= 0 && read(g_wake[0], buf, sizeof(buf)) > 0)
+		;
 }
 
 void
@@ -80,6 +106,12 @@ mlc_proc_start(const char *name, int argc, char **argv, struct mlc_cfg *cfg,
 	/* No core dumps, no ptrace from other users: secrets live in memory. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
+	if (pipe(g_wake) != 0)
+		mlc_proc_die("cannot create the signal pipe: %s", strerror(errno));
+	for (int i = 0; i < 2; i++)
+		if (fcntl(g_wake[i], F_SETFL, O_NONBLOCK) != 0 ||
+		    fcntl(g_wake[i], F_SETFD, FD_CLOEXEC) != 0)
+			mlc_proc_die("cannot set up the signal pipe: %s", strerror(errno));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);

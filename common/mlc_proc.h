@@ -30,6 +30,17 @@ typedef int (*mlc_proc_argfn)(int argc, char **argv, int i, void *arg);
 void mlc_proc_start(const char *name, int argc, char **argv, struct mlc_cfg *cfg,
     mlc_proc_argfn extra, void *extra_arg, const char *usage);
 
+/*
+ * Main loops sleep without a timeout when nothing is due, so a signal that
+ * lands while the loop is busy (after it tested the flags above, before it
+ * sleeps) must still wake it: the handlers also write a byte to a pipe
+ * whose read end is mlc_proc_wake_fd() (-1 before mlc_proc_start). Poll it
+ * for readability with the loop's sockets; mlc_proc_wake_drain() empties
+ * it (non-blocking) before the flags are tested again.
+ */
+int mlc_proc_wake_fd(void);
+void mlc_proc_wake_drain(void);
+
 /* Prints "mlc-<name>: <msg>" to stderr and exits 2. */
 void mlc_proc_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

@@ -35,6 +35,22 @@ mlc_time_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t
+mlc_time_sooner(int64_t a, int64_t b)
+{
+	if (a < 0)
+		return b < 0 ? -1 : b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
+int64_t
+mlc_time_until(int64_t due, int64_t now)
+{
+	return due > now ? due - now : 0;
+}
+
 static int
 is_leap(int64_t y)
 {

@@ -19,6 +19,17 @@ int64_t mlc_time_now_ms(void);
 int64_t mlc_time_mono_ms(void);
 
 /*
+ * Poll timeouts: milliseconds until something is due, where a negative
+ * value means "nothing is due" (sleep until an event or a signal).
+ * mlc_time_sooner() returns the earlier of two such timeouts (negatives
+ * lose to any non-negative one); mlc_time_until() turns an absolute due
+ * time into one (0 if already due). Main loops use them so that an idle
+ * process does not wake up at all between its timers.
+ */
+int64_t mlc_time_sooner(int64_t a, int64_t b);
+int64_t mlc_time_until(int64_t due, int64_t now);
+
+/*
  * Parses an ISO-8601 date-time in UTC: "YYYY-MM-DDTHH:MM:SSZ", optionally
  * with fractional seconds (".123", truncated) and with "+00:00" or "-00:00"
  * in place of "Z"; other offsets are converted to UTC. A space instead of

@@ -38,6 +38,7 @@
  * pacing and the duplicate check of a channel always happen in one process,
  * however many replicas run.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1658,6 +1659,15 @@ parse_arg(int argc, char **argv, int i, void *arg)
 }
 
 static int
+has_queued(const struct dispatcher *d)
+{
+	for (size_t i = 0; i < d->n_chans; i++)
+		if (d->chans[i].has_queued)
+			return 1;
+	return 0;
+}
+
+static int
 sock_readable(void *s)
 {
 	int ev = 0;
@@ -1789,8 +1799,9 @@ main(int argc, char **argv)
 	while (mlc_drain_step(&dr, mlc_proc_stop, drain_inflight(&d),
 	    mlc_time_mono_ms() - last_rx < DRAIN_QUIET_MS, mlc_outbox_pending(d.to_auditor),
 	    mlc_time_mono_ms())) {
-		int64_t now = mlc_time_mono_ms(), timeout = 1000, dd;
-		struct curl_waitfd wfd[2];
+		/* -1: nothing due, sleep until curl or a socket needs us. */
+		int64_t now = mlc_time_mono_ms(), timeout = -1;
+		struct curl_waitfd wfd[3];
 		int running = 0;
 		size_t fdlen = sizeof(int);
 		int fd;
@@ -1816,24 +1827,28 @@ main(int argc, char **argv)
 			if (c->h != NULL || !c->has_queued || c->done_pending)
 				continue;
 			at = chan_step(&d, c, now);
-			if (at >= 0 && at - now < timeout)
-				timeout = at - now;
+			if (at >= 0)
+				timeout = mlc_time_sooner(timeout, mlc_time_until(at, now));
 		}
 		flush_posts(&d, now);
-		flush_done(&d);
+		/* Outcomes decided so far are committed with those collected
+		 * after the poll, in one transaction per turn (each commit is two
+		 * disk flushes); the poll does not wait while some are pending. */
 		curl_multi_perform(d.multi, &running);
 		collect(&d);
-		flush_done(&d);
 		stats_tick(&d, now);
 		if (mlc_outbox_pump(d.to_auditor, now, &err) < 0)
 			mlc_error("%s", err.msg);
-		dd = mlc_outbox_due_in(d.to_auditor, now);
-		if (dd >= 0 && dd < timeout)
-			timeout = dd;
-		if (sock_readable(mlc_inbox_socket(d.in)) || sock_readable(d.ack_sock))
+		timeout = mlc_time_sooner(timeout, mlc_outbox_due_in(d.to_auditor, now));
+		/* The stats timer runs only while there is a backlog. */
+		if (d.last_backlog > 0 || has_queued(&d))
+			timeout = mlc_time_sooner(timeout, mlc_time_until(d.next_stats, now));
+		timeout = mlc_time_sooner(timeout, mlc_time_until(next_prune, mlc_time_now_ms()));
+		if (d.n_done > 0 || sock_readable(mlc_inbox_socket(d.in)) ||
+		    sock_readable(d.ack_sock))
 			timeout = 0;
-		if (drain_started && timeout > DRAIN_TICK_MS)
-			timeout = DRAIN_TICK_MS; /* notice at once when the drain is over */
+		if (drain_started) /* notice at once when the drain is over */
+			timeout = mlc_time_sooner(timeout, DRAIN_TICK_MS);
 		/* Sleep until curl, a ZeroMQ socket or a timer needs us. */
 		zmq_getsockopt(mlc_inbox_socket(d.in), ZMQ_FD, &fd, &fdlen);
 		wfd[0].fd = fd;
@@ -1844,7 +1859,12 @@ main(int argc, char **argv)
 		wfd[1].fd = fd;
 		wfd[1].events = CURL_WAIT_POLLIN;
 		wfd[1].revents = 0;
-		curl_multi_poll(d.multi, wfd, 2, (int)(timeout < 0 ? 0 : timeout), NULL);
+		wfd[2].fd = mlc_proc_wake_fd();
+		wfd[2].events = CURL_WAIT_POLLIN;
+		wfd[2].revents = 0;
+		curl_multi_poll(d.multi, wfd, 3, timeout < 0 || timeout > INT_MAX ? INT_MAX :
+		    (int)timeout, NULL);
+		mlc_proc_wake_drain();
 		curl_multi_perform(d.multi, &running);
 		collect(&d);
 		flush_done(&d);

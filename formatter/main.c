@@ -297,29 +297,30 @@ main(int argc, char **argv)
 	 * until both are done or shutdown.drain_timeout passes (mlc_proc.h). */
 	while (mlc_drain_step(&dr, mlc_proc_stop, 0,
 	    mlc_time_mono_ms() - last_rx < DRAIN_QUIET_MS, pending(&fm), mlc_time_mono_ms())) {
-		zmq_pollitem_t items[2] = {
+		zmq_pollitem_t items[3] = {
 			{ mlc_inbox_socket(fm.in), 0, ZMQ_POLLIN, 0 },
 			{ fm.ack_sock, 0, ZMQ_POLLIN, 0 },
+			{ NULL, mlc_proc_wake_fd(), ZMQ_POLLIN, 0 },
 		};
-		int64_t now = mlc_time_mono_ms(), timeout = 1000;
+		int64_t now = mlc_time_mono_ms();
+		/* Sleep until a frame, an ack or a timer (outbox resend, the
+		 * hourly prune): an idle formatter does not wake at all. */
+		int64_t timeout = mlc_time_until(next_prune, mlc_time_now_ms());
 
 		for (size_t i = 0; i < fm.n_all; i++) {
-			int64_t d;
-
 			if (mlc_outbox_pump(fm.all[i], now, &err) < 0)
 				mlc_error("%s", err.msg);
-			d = mlc_outbox_due_in(fm.all[i], now);
-			if (d >= 0 && d < timeout)
-				timeout = d;
+			timeout = mlc_time_sooner(timeout, mlc_outbox_due_in(fm.all[i], now));
 		}
 		if (mlc_proc_hup) {
 			mlc_proc_hup = 0;
 			reload(&fm);
 		}
-		if (mlc_drain_active(&dr) && timeout > DRAIN_TICK_MS)
-			timeout = DRAIN_TICK_MS;
-		if (zmq_poll(items, 2, (long)timeout) < 0)
+		if (mlc_drain_active(&dr))
+			timeout = mlc_time_sooner(timeout, DRAIN_TICK_MS);
+		if (zmq_poll(items, 3, (long)timeout) < 0)
 			continue;
+		mlc_proc_wake_drain();
 		if (items[0].revents & ZMQ_POLLIN) {
 			last_rx = mlc_time_mono_ms();
 			if (mlc_inbox_drain(fm.in, BATCH, on_frame, on_reject, &fm, &err) < 0)

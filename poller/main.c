@@ -140,7 +140,10 @@ struct page_arg {
 	const struct mlc_cfg_entity *e;
 	struct x3_page *page;
 	struct x3_canon *canon;   /* one per row, mapped before the transaction */
+	unsigned char *seen;      /* per row: handed on already (not mapped) */
 	struct wm wm;             /* in: current watermark; out: advanced */
+	struct wm stored;         /* the watermark committed in the store */
+	int have_stored;
 	size_t handed, unchanged, filtered;
 	char polled_at[MLC_TIME_ISO_LEN];
 };
@@ -174,6 +177,8 @@ page_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
 			w.stamp_s = row->stamp_s;
 			snprintf(w.key, sizeof(w.key), "%s", row->key);
 		}
+		if (pa->seen[i])
+			continue; /* read again by the look-back; found before mapping */
 		if (mlc_proto_make_id(parts, 3, id, sizeof(id)) != 0)
 			return mlc_err_set(err, "record id too long for %s", c->number);
 		idlen = strlen(id);
@@ -244,6 +249,12 @@ page_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
 		if (r != 0)
 			return -1;
 		pa->handed++;
+	}
+	/* A page read again by the look-back usually changes nothing: then
+	 * the transaction stays empty and its commit costs no disk write. */
+	if (pa->have_stored && wm_cmp(w.stamp_s, w.key, &pa->stored) == 0) {
+		pa->wm = w;
+		return 0;
 	}
 	n = snprintf(buf, sizeof(buf), "%lld\t%s", (long long)w.stamp_s, w.key);
 	if (mlc_store_put(txn, p->wm_db, pa->e->name, strlen(pa->e->name), buf,
@@ -339,17 +350,54 @@ prune_handed(struct poller *p)
 	}
 }
 
-/* Maps every row of the page to its canonical record before the write
- * transaction (the transaction callback may run twice). */
+struct seen_arg {
+	struct poller *p;
+	const struct mlc_cfg_entity *e;
+	struct x3_page *page;
+	unsigned char *seen;
+};
+
+/* Marks the rows whose version was handed on already (read again by the
+ * look-back): page_txn skips them, so they need no mapping. A row whose
+ * number is missing is left unmarked, to fail in x3_canon_map as before. */
 static int
-map_page(const struct mlc_cfg_entity *e, struct x3_page *page, struct x3_canon **out,
-    struct mlc_err *err)
+seen_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
+{
+	struct seen_arg *sa = arg;
+
+	for (size_t i = 0; i < sa->page->n_rows; i++) {
+		const struct x3_row *row = &sa->page->rows[i];
+		char number[sizeof(((struct x3_canon *)0)->number)], id[MLC_PROTO_MAX_ID];
+		const char *parts[3] = { sa->e->name, number, row->stamp };
+		struct mlc_err ignored;
+		MDB_val hv;
+		int r;
+
+		sa->seen[i] = 0;
+		if (x3_canon_number(sa->e, row, number, sizeof(number), &ignored) != 0 ||
+		    mlc_proto_make_id(parts, 3, id, sizeof(id)) != 0)
+			continue;
+		r = mlc_store_get(txn, sa->p->handed, id, strlen(id), &hv, err);
+		if (r < 0)
+			return -1;
+		sa->seen[i] = r == 1;
+	}
+	return 0;
+}
+
+/* Maps every row of the page not seen before to its canonical record
+ * before the write transaction (the transaction callback may run twice). */
+static int
+map_page(const struct mlc_cfg_entity *e, struct x3_page *page, const unsigned char *seen,
+    struct x3_canon **out, struct mlc_err *err)
 {
 	struct x3_canon *c = calloc(page->n_rows + 1, sizeof(*c));
 
 	if (c == NULL)
 		return mlc_err_set(err, "out of memory");
 	for (size_t i = 0; i < page->n_rows; i++) {
+		if (seen[i])
+			continue;
 		if (x3_canon_map(e, &page->rows[i], &c[i], err) != 0) {
 			for (size_t j = 0; j < i; j++)
 				x3_canon_free(&c[j]);
@@ -374,6 +422,7 @@ static int
 poll_entity(struct poller *p, const struct mlc_cfg_entity *e)
 {
 	struct page_arg pa;
+	struct seen_arg sa;
 	struct mlc_auditb b;
 	struct mlc_err err;
 	struct x3_fetch_stats fs;
@@ -386,6 +435,7 @@ poll_entity(struct poller *p, const struct mlc_cfg_entity *e)
 	int found, failed = 0, fatal = 0, more = 1;
 
 	memset(&pa, 0, sizeof(pa));
+	memset(&sa, 0, sizeof(sa));
 	memset(&fs, 0, sizeof(fs));
 	memset(&carry, 0, sizeof(carry));
 	err.msg[0] = '\0';
@@ -395,6 +445,10 @@ poll_entity(struct poller *p, const struct mlc_cfg_entity *e)
 		failed = 1;
 		goto done;
 	}
+	pa.stored = pa.wm;
+	pa.have_stored = found;
+	sa.p = p;
+	sa.e = e;
 	if (!found)
 		pa.wm.stamp_s = (mlc_time_now_ms() - p->cfg.x3.initial_window_ms) / 1000;
 	wm_text(&pa.wm, before, sizeof(before));
@@ -424,17 +478,28 @@ poll_entity(struct poller *p, const struct mlc_cfg_entity *e)
 		}
 		mlc_time_format(mlc_time_now_ms() / 1000, pa.polled_at);
 		pa.page = &page;
-		if (map_page(e, &page, &pa.canon, &err) != 0 ||
+		sa.page = &page;
+		sa.seen = pa.seen = calloc(page.n_rows + 1, 1);
+		if (pa.seen == NULL)
+			mlc_err_set(&err, "out of memory");
+		if (pa.seen == NULL || mlc_store_read(p->st, seen_txn, &sa, &err) != 0 ||
+		    map_page(e, &page, pa.seen, &pa.canon, &err) != 0 ||
 		    mlc_store_write(p->st, page_txn, &pa, &err) != 0) {
 			mlc_err_prefix(&err, "page %zu of %s", pages + 1, e->name);
 			free_canon(pa.canon, page.n_rows);
 			pa.canon = NULL;
+			free(pa.seen);
+			pa.seen = NULL;
 			x3_page_free(&page);
 			failed = 1;
 			break;
 		}
+		pa.stored = pa.wm;
+		pa.have_stored = 1;
 		free_canon(pa.canon, page.n_rows);
 		pa.canon = NULL;
+		free(pa.seen);
+		pa.seen = NULL;
 		pages++;
 		records += pa.handed;
 		unchanged += pa.unchanged;
@@ -706,8 +771,11 @@ main(int argc, char **argv)
 	 * acked or shutdown.drain_timeout passes (mlc_proc.h). */
 	while (mlc_drain_step(dr, mlc_proc_stop, 0, 0, mlc_outbox_pending(p.to_formatter) +
 	    mlc_outbox_pending(p.to_auditor), mlc_time_mono_ms())) {
-		int64_t now = mlc_time_mono_ms(), timeout, d;
-		zmq_pollitem_t item = { p.ack_sock, 0, ZMQ_POLLIN, 0 };
+		int64_t now = mlc_time_mono_ms(), timeout;
+		zmq_pollitem_t items[2] = {
+			{ p.ack_sock, 0, ZMQ_POLLIN, 0 },
+			{ NULL, mlc_proc_wake_fd(), ZMQ_POLLIN, 0 },
+		};
 
 		if (mlc_proc_hup) {
 			mlc_proc_hup = 0;
@@ -743,20 +811,16 @@ main(int argc, char **argv)
 		}
 		pump(&p);
 		now = mlc_time_mono_ms();
-		timeout = next_cycle_mono - now;
-		d = mlc_outbox_due_in(p.to_formatter, now);
-		if (d >= 0 && d < timeout)
-			timeout = d;
-		d = mlc_outbox_due_in(p.to_auditor, now);
-		if (d >= 0 && d < timeout)
-			timeout = d;
-		if (timeout < 0)
-			timeout = 0;
-		if (timeout > 1000)
-			timeout = 1000;
-		if (mlc_drain_active(dr) && timeout > 50)
-			timeout = 50;
-		zmq_poll(&item, 1, (long)timeout);
+		/* Sleep until the next cycle or outbox timer; with polling
+		 * stopped, until an ack, SIGHUP or SIGUSR1 (-1: no timeout). */
+		timeout = x3_auth_stopped(p.auth, NULL) || !any_enabled(&p.cfg) ? -1 :
+		    mlc_time_until(next_cycle_mono, now);
+		timeout = mlc_time_sooner(timeout, mlc_outbox_due_in(p.to_formatter, now));
+		timeout = mlc_time_sooner(timeout, mlc_outbox_due_in(p.to_auditor, now));
+		if (mlc_drain_active(dr))
+			timeout = mlc_time_sooner(timeout, 50);
+		zmq_poll(items, 2, (long)timeout);
+		mlc_proc_wake_drain();
 	}
 	mlc_info("stopping");
 	lifecycle_event(&p, "stop", dr);

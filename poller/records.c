@@ -278,6 +278,24 @@ pinv_accounts(struct builder *b, const struct x3_row *row)
 }
 
 int
+x3_canon_number(const struct mlc_cfg_entity *e, const struct x3_row *row, char *out,
+    size_t outsz, struct mlc_err *err)
+{
+	int gql = strcmp(e->api, "graphql") == 0;
+	const char *num = gql ? raw(row, e->graphql_key) : raw(row, e->key_field), *v;
+
+	if (num == NULL || num[0] == '\0')
+		return mlc_err_set(err, "%s has no document number (field %s)", row->key,
+		    gql ? e->graphql_key : e->key_field);
+	if (x3_kind_of(e) == X3_KIND_GL && !gql && (v = raw(row, "TYP")) != NULL &&
+	    v[0] != '\0')
+		snprintf(out, outsz, "%s-%s", v, num);
+	else
+		snprintf(out, outsz, "%s", num);
+	return 0;
+}
+
+int
 x3_canon_map(const struct mlc_cfg_entity *e, const struct x3_row *row,
     struct x3_canon *out, struct mlc_err *err)
 {
@@ -286,7 +304,7 @@ x3_canon_map(const struct mlc_cfg_entity *e, const struct x3_row *row,
 	struct builder b = { out, NULL, 0, 0 };
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	const char *v, *num;
+	const char *v;
 
 	memset(out, 0, sizeof(*out));
 	out->fields = calloc(MLC_PROTO_MAX_FIELDS, sizeof(*out->fields));
@@ -296,16 +314,8 @@ x3_canon_map(const struct mlc_cfg_entity *e, const struct x3_row *row,
 		mlc_err_set(err, "out of memory");
 		goto fail;
 	}
-	num = gql ? raw(row, e->graphql_key) : raw(row, e->key_field);
-	if (num == NULL || num[0] == '\0') {
-		mlc_err_set(err, "%s has no document number (field %s)", row->key,
-		    gql ? e->graphql_key : e->key_field);
+	if (x3_canon_number(e, row, out->number, sizeof(out->number), err) != 0)
 		goto fail;
-	}
-	if (kind == X3_KIND_GL && !gql && (v = raw(row, "TYP")) != NULL && v[0] != '\0')
-		snprintf(out->number, sizeof(out->number), "%s-%s", v, num);
-	else
-		snprintf(out->number, sizeof(out->number), "%s", num);
 	put(&b, "number", out->number, 1);
 
 	switch (kind) {

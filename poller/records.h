@@ -51,6 +51,10 @@ struct x3_canon {
 /* Maps row (raw fields as read with e->api) to canonical fields, extra
  * x_ fields from e->fields, the record key and the fingerprint state.
  * Fails (naming the field) when the document number is missing. */
+/* Just the record key (document number) x3_canon_map() would give, into
+ * out (truncated like x3_canon.number); fails the same way. */
+int x3_canon_number(const struct mlc_cfg_entity *e, const struct x3_row *row, char *out,
+    size_t outsz, struct mlc_err *err);
 int x3_canon_map(const struct mlc_cfg_entity *e, const struct x3_row *row,
     struct x3_canon *out, struct mlc_err *err);
 void x3_canon_free(struct x3_canon *c);

@@ -69,6 +69,20 @@ add_field(struct x3_row *r, const char *name, const char *value)
 		r->n_dropped++;  /* the poller says so in the cycle's audit */
 		return 0;        /* keep the first X3_MAX_RAW_FIELDS */
 	}
+	if (r->n_fields == r->cap_fields) {
+		/* Grown as needed: a typical row has a few dozen fields, and
+		 * zeroing 1024 slots per row cost more than parsing it. */
+		size_t cap = r->cap_fields ? r->cap_fields * 2 : 32;
+		struct mlc_field *f;
+
+		if (cap > X3_MAX_RAW_FIELDS)
+			cap = X3_MAX_RAW_FIELDS;
+		f = realloc(r->fields, cap * sizeof(*f));
+		if (f == NULL)
+			return -1;
+		r->fields = f;
+		r->cap_fields = cap;
+	}
 	r->fields[r->n_fields].name = strdup(name);
 	r->fields[r->n_fields].value = strdup(value);
 	if (r->fields[r->n_fields].name == NULL || r->fields[r->n_fields].value == NULL)
@@ -161,8 +175,7 @@ parse_row(json_t *res, size_t idx, const struct mlc_cfg_entity *e,
 		    "UTC date-time", idx, key, e->stamp_field);
 	r->key = strdup(key);
 	r->stamp = malloc(MLC_TIME_ISO_LEN);
-	r->fields = calloc(X3_MAX_RAW_FIELDS, sizeof(*r->fields));
-	if (r->key == NULL || r->stamp == NULL || r->fields == NULL)
+	if (r->key == NULL || r->stamp == NULL)
 		return mlc_err_set(err, "out of memory");
 	mlc_time_format(r->stamp_s, r->stamp);
 	/* Lines (GACCENTRYD: [{ACC, SNS, ...}]) become GACCENTRYD.0.ACC ... */

@@ -38,6 +38,7 @@ struct x3_row {
 	struct mlc_field *fields;
 	size_t n_fields;
 	size_t n_dropped;   /* fields past X3_MAX_RAW_FIELDS, not kept */
+	size_t cap_fields;  /* api1: slots allocated (grown up to X3_MAX_RAW_FIELDS) */
 };
 
 struct x3_page {
@@ -70,7 +71,8 @@ int x3_api1_fetch(const struct mlc_cfg *cfg, const struct mlc_cfg_entity *e,
 
 void x3_page_free(struct x3_page *page);
 
-/* Adds v's scalars to r->fields (allocated with X3_MAX_RAW_FIELDS slots)
+/* Adds v's scalars to r->fields (grown as needed, or allocated with
+ * X3_MAX_RAW_FIELDS slots and cap_fields set to that)
  * under dotted names: objects "a.b", arrays "a.0", api1 references
  * ({"$description"}) as the reference's name; '$' keys skipped. Bounded in
  * depth and count. Returns 0 / -1 (a value over X3_MAX_FIELD_LEN, or memory). */

@@ -279,6 +279,7 @@ x3_gql_parse_page(const char *body, size_t len, const struct mlc_cfg_entity *e,
 		r->key = strdup(key);
 		r->stamp = malloc(MLC_TIME_ISO_LEN);
 		r->fields = calloc(X3_MAX_RAW_FIELDS, sizeof(*r->fields));
+		r->cap_fields = X3_MAX_RAW_FIELDS;
 		if (r->key == NULL || r->stamp == NULL || r->fields == NULL) {
 			mlc_err_set(err, "out of memory");
 			goto fail;
@@ -381,6 +382,7 @@ make_entry(struct x3_row *lines, size_t n, struct x3_row *out)
 	out->key = strdup(lines[0].key);
 	out->stamp = malloc(MLC_TIME_ISO_LEN);
 	out->fields = calloc(X3_MAX_RAW_FIELDS, sizeof(*out->fields));
+	out->cap_fields = X3_MAX_RAW_FIELDS;
 	if (out->key == NULL || out->stamp == NULL || out->fields == NULL)
 		return -1;
 	out->stamp_s = lines[0].stamp_s;

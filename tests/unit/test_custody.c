@@ -519,6 +519,104 @@ test_store_grows_the_map_when_full(void **state)
 	mlc_store_close(&st);
 }
 
+static void
+send_ack(void *push, const char *from, const char *id)
+{
+	char *ids[1] = { (char *)(uintptr_t)id };
+	struct mlc_frame f;
+	struct mlc_err err;
+	char *buf = NULL;
+	size_t len = 0;
+
+	memset(&f, 0, sizeof(f));
+	f.type = MLC_FRAME_ACK;
+	f.u.ack.from = (char *)(uintptr_t)from;
+	f.u.ack.ids = ids;
+	f.u.ack.n_ids = 1;
+	assert_int_equal(mlc_proto_encode(&f, &buf, &len, &err), 0);
+	assert_int_equal(zmq_send(push, buf, len, 0), (int)len);
+	free(buf);
+}
+
+struct put2_arg {
+	struct mlc_outbox *ob;
+	const char *prefix;
+	int n;
+};
+
+static int
+put2_txn(MDB_txn *txn, void *arg, struct mlc_err *err)
+{
+	struct put2_arg *pa = arg;
+
+	for (int i = 0; i < pa->n; i++) {
+		char id[64];
+
+		snprintf(id, sizeof(id), "%s-%03d", pa->prefix, i);
+		if (mlc_outbox_put(pa->ob, txn, id, "x", 1, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Many ack frames waiting at once, for two outboxes of one store, mixed
+ * with a bad frame, a frame that is not an ack and an ack from a peer we
+ * do not know: one call applies every good one (they are committed in
+ * rounds of several frames per transaction) and skips the rest. */
+static void
+test_waiting_acks_for_two_outboxes_are_all_applied(void **state)
+{
+	struct env *e = *state;
+	struct mlc_outbox *obc, *obs[2];
+	struct put2_arg pb = { e->ob, "b", 70 }, pc = { NULL, "c", 3 };
+	struct mlc_err err;
+	char ep[300], id[64];
+	void *push;
+	int applied = 0;
+	int64_t deadline = mlc_time_mono_ms() + 5000;
+
+	snprintf(ep, sizeof(ep), "ipc://%s/c-in", e->dir);
+	assert_int_equal(mlc_outbox_open(&obc, e->st_a, e->zctx, "C", ep, &e->o, &err), 0);
+	pc.ob = obc;
+	assert_int_equal(mlc_store_write(e->st_a, put2_txn, &pb, &err), 0);
+	assert_int_equal(mlc_store_write(e->st_a, put2_txn, &pc, &err), 0);
+	assert_int_equal(mlc_outbox_pending(e->ob), 70);
+	assert_int_equal(mlc_outbox_pending(obc), 3);
+
+	push = zmq_socket(e->zctx, ZMQ_PUSH);
+	assert_int_equal(zmq_connect(push, e->ack_ep), 0);
+	for (int i = 0; i < 70; i++) {
+		snprintf(id, sizeof(id), "b-%03d", i);
+		send_ack(push, "B", id);
+		if (i == 10)
+			assert_int_equal(zmq_send(push, "\xc1garbage", 8, 0), 8);
+		if (i == 20)
+			send_ack(push, "Z", "b-000");
+	}
+	for (int i = 0; i < 3; i++) {
+		snprintf(id, sizeof(id), "c-%03d", i);
+		send_ack(push, "C", id);
+	}
+	obs[0] = e->ob;
+	obs[1] = obc;
+	/* Frames cross an ipc socket: take what has arrived until all have. */
+	while (applied < 73) {
+		zmq_pollitem_t ai = { e->ack_sock, 0, ZMQ_POLLIN, 0 };
+		int r;
+
+		assert_true(mlc_time_mono_ms() < deadline);
+		zmq_poll(&ai, 1, 50);
+		r = mlc_custody_take_acks(e->ack_sock, obs, 2, mlc_time_mono_ms(), &err);
+		assert_true(r >= 0);
+		applied += r;
+	}
+	assert_int_equal(applied, 73);
+	assert_int_equal(mlc_outbox_pending(e->ob), 0);
+	assert_int_equal(mlc_outbox_pending(obc), 0);
+	zmq_close(push);
+	mlc_outbox_close(&obc);
+}
+
 int
 main(void)
 {
@@ -534,6 +632,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_frame_over_max_frame_bytes_is_refused_at_put, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_forgets_old_ids_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_grows_the_map_when_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_waiting_acks_for_two_outboxes_are_all_applied,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
