@@ -159,6 +159,9 @@ def test_metrics_health_status_and_a_restart(a):
         p.start_all()
         wait_for(lambda: len(p.messages()) >= 1, 60, "orders in Slack")
         n_posts = len(p.messages())
+        # Each stage's start event travels apart from the records: wait until
+        # the auditor has heard from every stage (status exit 0) first.
+        wait_for(lambda: p.mlc("status", "--json").returncode == 0, 30, "every stage heard from")
         st = json.loads(mlc_json(p, "status", "--json"))
         addr = st["http"]
         assert re.match(r"^127\.0\.0\.1:\d+$", addr), addr
