@@ -65,10 +65,10 @@
 #define MAX_CHANNELS 4096
 #define MAX_RESPONSE (1024 * 1024)
 #define MAX_BACKOFF_MS 60000
-/* Requests on one channel start min_interval + PACE_MARGIN_MS apart, and
- * min_interval after the previous answer: the margin absorbs clock jitter
- * between our timer and Slack's, so that two requests are never received
- * closer than min_interval. */
+/* With a burst above 1, requests on one channel start min_interval +
+ * PACE_MARGIN_MS apart: the margin absorbs the jitter between our start
+ * and Slack's receipt. With burst 1 the bound from the previous post's
+ * count (pace_done, pace_counted_ms) is exact and needs none. */
 #define PACE_MARGIN_MS 15
 /* History search for an in-doubt post: from this long before its first
  * attempt, at most this many pages of 200. */
@@ -165,6 +165,14 @@ struct dispatcher {
 	struct chan **post_q, **done_q;
 	size_t n_post, n_done;
 };
+
+/* The spacing of request starts on a channel (see PACE_MARGIN_MS). */
+static int64_t
+pace_interval(const struct mlc_cfg *cfg)
+{
+	return cfg->slack.min_interval_ms + (cfg->slack.min_interval_ms > 0 &&
+	    cfg->slack.burst > 1 ? PACE_MARGIN_MS : 0);
+}
 
 static struct chan *
 chan_get(struct dispatcher *d, const char *name)
@@ -1636,8 +1644,7 @@ reload(struct dispatcher *d)
 	    sizeof(disp_fixed) / sizeof(disp_fixed[0]), restart, sizeof(restart), &err);
 
 	if (rc == 0)
-		d->interval_ms = d->cfg.slack.min_interval_ms +
-		    (d->cfg.slack.min_interval_ms > 0 ? PACE_MARGIN_MS : 0);
+		d->interval_ms = pace_interval(&d->cfg);
 	mlc_proc_reload_audit(&b, d->name, rc, restart, &err);
 	mlc_auditb_emit(&b, d->st, d->to_auditor);
 }
@@ -1751,13 +1758,7 @@ main(int argc, char **argv)
 		if (mlc_log_level_parse(d.cfg.log_level, &lvl) == 0)
 			mlc_log_init(d.name, lvl);
 	}
-	/* With burst 1 the answer-based bound (pace_done) is exact and
-	 * needs no margin; a larger burst paces from start times only, so
-	 * there the margin absorbs the jitter between our clock and
-	 * Slack's receipt. */
-	d.interval_ms = d.cfg.slack.min_interval_ms +
-	    (d.cfg.slack.min_interval_ms > 0 && d.cfg.slack.burst > 1 ?
-	    PACE_MARGIN_MS : 0);
+	d.interval_ms = pace_interval(&d.cfg);
 	srand((unsigned)mlc_time_now_ms() ^ (unsigned)d.index);
 	d.chans = calloc(MAX_CHANNELS, sizeof(*d.chans));
 	d.post_q = calloc(MAX_CHANNELS, sizeof(*d.post_q));

@@ -367,6 +367,13 @@ create_any(struct x3_gen *g, enum x3_entity e, struct x3_record *r, int64_t now)
 static int
 modify_any(struct x3_gen *g, enum x3_entity e, struct x3_record *r, int64_t now)
 {
+	/* Row locks order one row's updates: a late commit is stamped before
+	 * the watermark, never before the row's own previous version (which
+	 * would rewrite its history, as X3 cannot). */
+	int64_t prev = r->v[g->store->tables[e].schema->stamp].num;
+
+	if (now < prev)
+		now = prev + 1;
 	switch (e) {
 	case X3_ENT_PINVOICE:
 		pinv_modify(g, r, now);

@@ -239,6 +239,19 @@ class Pipeline:
             return f.read().decode(errors="replace")
 
 
+def run_files(p, skip=("x3sim.log", "slacksim.log")):
+    """(path, bytes) of every file a run produced under its temp dir (stage
+    logs, LMDB environments, the config, the secret store), except the
+    simulators' own logs, for tests that grep a run for secrets."""
+    for root, _, files in os.walk(p.tmp):
+        for fn in files:
+            path = os.path.join(root, fn)
+            if fn in skip or not os.path.isfile(path):
+                continue
+            with open(path, "rb") as f:
+                yield path, f.read()
+
+
 def record_id(key, stamp, entity="purchase_order"):
     esc = lambda s: s.replace("%", "%25").replace("/", "%2F")
     return "/".join(esc(p) for p in (entity, key, stamp))

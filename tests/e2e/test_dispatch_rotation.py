@@ -57,14 +57,9 @@ def test_token_expired_is_refreshed_and_the_post_retried(a):
         assert "slack.tokens.dispatcher-0" in p.mlc("secrets", "list").stdout
         p.stop_all()
         scanned = 0
-        for root, _, files in os.walk(p.tmp):
-            for fn in files:
-                path = os.path.join(root, fn)
-                if fn in ("x3sim.log", "slacksim.log") or not os.path.isfile(path):
-                    continue
-                with open(path, "rb") as f:
-                    assert b"xoxe" not in f.read(), "a Slack token in plaintext in " + path
-                scanned += 1
+        for path, blob in harness.run_files(p):
+            assert b"xoxe" not in blob, "a Slack token in plaintext in " + path
+            scanned += 1
         assert scanned >= 6, scanned
         # A wrong master key stops the dispatcher at start.
         exe = os.path.join(p.bindir, "dispatcher", "mlc-dispatcher")

@@ -88,16 +88,10 @@ def test_full_run_from_the_store_leaks_no_secret(a):
         # Every file the run produced except the simulators' own logs:
         # stage logs, LMDB environments, the config.
         scanned = 0
-        for root, _, files in os.walk(p.tmp):
-            for fn in files:
-                path = os.path.join(root, fn)
-                if fn in ("x3sim.log", "slacksim.log") or not os.path.isfile(path):
-                    continue
-                with open(path, "rb") as f:
-                    blob = f.read()
-                scanned += 1
-                for s in secrets:
-                    assert s not in blob, "secret found in %s" % path
+        for path, blob in harness.run_files(p):
+            scanned += 1
+            for s in secrets:
+                assert s not in blob, "secret found in %s" % path
         assert scanned >= 8, scanned
         for s in secrets:
             assert s.decode() not in journal.stdout, "secret in the audit journal"

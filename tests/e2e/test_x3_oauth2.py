@@ -26,16 +26,10 @@ def assert_no_plain_tokens(p):
     X3 access token (a JWT: "eyJ") or the plain token record the poller
     used to write (keys refresh_token / granted_at)."""
     scanned = 0
-    for root, _, files in os.walk(p.tmp):
-        for fn in files:
-            path = os.path.join(root, fn)
-            if fn in ("x3sim.log", "slacksim.log") or not os.path.isfile(path):
-                continue
-            with open(path, "rb") as f:
-                blob = f.read()
-            scanned += 1
-            for needle in (b"eyJ", b"refresh_token", b"granted_at"):
-                assert needle not in blob, "%r in %s" % (needle, path)
+    for path, blob in harness.run_files(p):
+        scanned += 1
+        for needle in (b"eyJ", b"refresh_token", b"granted_at"):
+            assert needle not in blob, "%r in %s" % (needle, path)
     assert not os.path.exists(os.path.join(p.tmp, "state", "poller", "x3-tokens"))
     assert scanned >= 8, scanned
 
