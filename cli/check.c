@@ -303,41 +303,27 @@ channel_info(const struct mlc_cfg *cfg, const char *token, const char *ch,
 {
 	struct slack_call sc;
 	char q[600], id[32] = "", cursor[256] = "";
-	const char *name = ch[0] == '#' ? ch + 1 : ch;
 	json_t *doc;
 	char *enc;
 
 	if (!slack_channel_id_shape(ch)) {
 		*method = "conversations.list";
 		for (int page = 0; page < 50 && id[0] == '\0'; page++) {
-			json_t *chans, *c;
-			const char *cur;
-			size_t i;
+			char e[64], *form = slack_list_body(cursor);
 
-			enc = mlc_http_urlencode(cursor);
-			snprintf(q, sizeof(q), "types=public_channel,private_channel&"
-			    "exclude_archived=false&limit=200%s%s",
-			    cursor[0] ? "&cursor=" : "", cursor[0] && enc ? enc : "");
-			free(enc);
-			doc = slack_call(cfg, token, "conversations.list", q, &sc, err);
-			if (doc == NULL || !json_is_true(json_object_get(doc, "ok")))
-				return doc;
-			chans = json_object_get(doc, "channels");
-			json_array_foreach(chans, i, c) {
-				const char *n = json_string_value(json_object_get(c, "name"));
-				const char *v = json_string_value(json_object_get(c, "id"));
-
-				if (n != NULL && strcasecmp(n, name) == 0 &&
-				    slack_channel_id_shape(v)) {
-					snprintf(id, sizeof(id), "%s", v);
-					break;
-				}
+			if (form == NULL) {
+				mlc_err_set(err, "out of memory");
+				return NULL;
 			}
-			cur = json_string_value(json_object_get(json_object_get(doc,
-			    "response_metadata"), "next_cursor"));
-			snprintf(cursor, sizeof(cursor), "%s", cur ? cur : "");
+			doc = slack_call(cfg, token, "conversations.list", form, &sc, err);
+			free(form);
+			if (doc == NULL || !json_is_true(json_object_get(doc, "ok")))
+				return doc;  /* its error is shown */
+			/* cursor is "" after the last page, or on a bad answer */
+			slack_list_find(doc, ch, id, sizeof(id), cursor, sizeof(cursor),
+			    e, sizeof(e));
 			json_decref(doc);
-			if (cursor[0] == '\0' || strlen(cur) >= sizeof(cursor))
+			if (cursor[0] == '\0')
 				break;
 		}
 		if (id[0] == '\0')

@@ -1092,13 +1092,13 @@ flush_posts(struct dispatcher *d, int64_t now)
 			d->post_q[keep++] = c;
 	}
 	d->n_post = keep;
+	if (d->n_post == 0)
+		return;  /* no commit: the loop's next perform sends them */
 	if (started) {
 		int running;
 
 		curl_multi_perform(d->multi, &running);
 	}
-	if (d->n_post == 0)
-		return;
 	if (mlc_store_write(d->st, attempts_txn, d, &err) != 0) {
 		mlc_error("cannot record %zu attempts: %s", d->n_post, err.msg);
 		for (size_t i = 0; i < d->n_post; i++)

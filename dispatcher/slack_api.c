@@ -308,14 +308,59 @@ same_channel_name(const char *slack, const char *ours)
 }
 
 int
+slack_list_find(json_t *root, const char *name, char *id, size_t idsz,
+    char *cursor, size_t cursz, char *error, size_t errsz)
+{
+	json_t *chans, *ch;
+	const char *v;
+	size_t i;
+
+	id[0] = '\0';
+	cursor[0] = '\0';
+	if (!json_is_true(json_object_get(root, "ok"))) {
+		v = json_string_value(json_object_get(root, "error"));
+		snprintf(error, errsz, "%.63s", v ? v : "unknown_error");
+		return -1;
+	}
+	chans = json_object_get(root, "channels");
+	if (!json_is_array(chans)) {
+		snprintf(error, errsz, "no_channels");
+		return -1;
+	}
+	json_array_foreach(chans, i, ch) {
+		const char *n = json_string_value(json_object_get(ch, "name"));
+
+		if (n == NULL || !same_channel_name(n, name))
+			continue;
+		v = json_string_value(json_object_get(ch, "id"));
+		if (v == NULL || !slack_channel_id_shape(v) || strlen(v) >= idsz) {
+			snprintf(error, errsz, "no_channel_id");
+			return -1;
+		}
+		memcpy(id, v, strlen(v) + 1);
+		error[0] = '\0';
+		return 1;
+	}
+	v = json_string_value(json_object_get(json_object_get(root,
+	    "response_metadata"), "next_cursor"));
+	if (v != NULL && v[0] != '\0') {
+		if (strlen(v) >= cursz) {
+			snprintf(error, errsz, "cursor_too_long");
+			return -1;
+		}
+		memcpy(cursor, v, strlen(v) + 1);
+	}
+	error[0] = '\0';
+	return 0;
+}
+
+int
 slack_list_scan(int curl_ok, long status, const char *body, size_t len,
     const char *name, char *id, size_t idsz, char *cursor, size_t cursz,
     char *error, size_t errsz)
 {
-	json_t *root = NULL, *chans, *ch;
-	const char *v;
-	size_t i;
-	int rc = -1;
+	json_t *root = NULL;
+	int rc;
 
 	id[0] = '\0';
 	cursor[0] = '\0';
@@ -327,45 +372,10 @@ slack_list_scan(int curl_ok, long status, const char *body, size_t len,
 		root = json_loadb(body, len, 0, NULL);
 	if (!json_is_object(root)) {
 		snprintf(error, errsz, "unreadable_response");
-		goto out;
+		json_decref(root);
+		return -1;
 	}
-	if (!json_is_true(json_object_get(root, "ok"))) {
-		v = json_string_value(json_object_get(root, "error"));
-		snprintf(error, errsz, "%.63s", v ? v : "unknown_error");
-		goto out;
-	}
-	chans = json_object_get(root, "channels");
-	if (!json_is_array(chans)) {
-		snprintf(error, errsz, "no_channels");
-		goto out;
-	}
-	json_array_foreach(chans, i, ch) {
-		const char *n = json_string_value(json_object_get(ch, "name"));
-
-		if (n == NULL || !same_channel_name(n, name))
-			continue;
-		v = json_string_value(json_object_get(ch, "id"));
-		if (v == NULL || !slack_channel_id_shape(v) || strlen(v) >= idsz) {
-			snprintf(error, errsz, "no_channel_id");
-			goto out;
-		}
-		memcpy(id, v, strlen(v) + 1);
-		error[0] = '\0';
-		rc = 1;
-		goto out;
-	}
-	v = json_string_value(json_object_get(json_object_get(root,
-	    "response_metadata"), "next_cursor"));
-	if (v != NULL && v[0] != '\0') {
-		if (strlen(v) >= cursz) {
-			snprintf(error, errsz, "cursor_too_long");
-			goto out;
-		}
-		memcpy(cursor, v, strlen(v) + 1);
-	}
-	error[0] = '\0';
-	rc = 0;
-out:
+	rc = slack_list_find(root, name, id, idsz, cursor, cursz, error, errsz);
 	json_decref(root);
 	return rc;
 }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include <stdint.h>
+#include <jansson.h>
 
 #include "mlc_err.h"
 #include "mlc_proto.h"
@@ -104,6 +105,10 @@ char *slack_list_body(const char *cursor);
 int slack_list_scan(int curl_ok, long status, const char *body, size_t len,
     const char *name, char *id, size_t idsz, char *cursor, size_t cursz,
     char *error, size_t errsz);
+
+/* The same on an answer already parsed (mlc check). */
+int slack_list_find(json_t *root, const char *name, char *id, size_t idsz,
+    char *cursor, size_t cursz, char *error, size_t errsz);
 
 /* ---- Token rotation (oauth.v2.access, grant_type=refresh_token) ---- */
 

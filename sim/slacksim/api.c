@@ -735,6 +735,49 @@ out:
 	free(meta_s);
 }
 
+/* Cursors look like Slack's: base64("<prefix><number>"), e.g.
+ * "next_ts:<ts in microseconds>" for history, "next_idx:<n>" for lists. */
+static void
+cursor_encode(const char *prefix, uint64_t v, char *out, size_t outsz)
+{
+	char raw[48];
+	unsigned char enc[72];
+	int n;
+
+	n = snprintf(raw, sizeof(raw), "%s%" PRIu64, prefix, v);
+	EVP_EncodeBlock(enc, (const unsigned char *)raw, n);
+	snprintf(out, outsz, "%s", (const char *)enc);
+}
+
+static int
+cursor_decode(const char *s, const char *prefix, uint64_t *out)
+{
+	unsigned char dec[64];
+	size_t len = strlen(s), pad = 0, pl = strlen(prefix);
+	uint64_t v = 0;
+	int n;
+
+	if (len == 0 || len % 4 != 0 || len > 64)
+		return -1;
+	n = EVP_DecodeBlock(dec, (const unsigned char *)s, (int)len);
+	if (n < 0)
+		return -1;
+	if (s[len - 1] == '=')
+		pad++;
+	if (s[len - 2] == '=')
+		pad++;
+	n -= (int)pad;
+	if (n <= (int)pl || memcmp(dec, prefix, pl) != 0 || n - (int)pl > 16)
+		return -1;
+	for (int i = (int)pl; i < n; i++) {
+		if (dec[i] < '0' || dec[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(dec[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
 /* conversations.info and .history take a channel ID, never a name. */
 static const char *
 id_only(struct call *c)
@@ -753,7 +796,7 @@ id_only(struct call *c)
 static void
 m_conversations_list(struct call *c)
 {
-	char raw[48], cur[72] = "";
+	char cur[72] = "";
 	const char *s;
 	uint64_t limit = 100, start = 0;
 	size_t next = 0;
@@ -772,28 +815,9 @@ m_conversations_list(struct call *c)
 	if (limit > 1000)
 		limit = 1000;
 	s = arg_str(c, "cursor");
-	if (s != NULL && *s != '\0') {
-		unsigned char dec[64];
-		size_t len = strlen(s);
-		int n;
-
-		n = len > 0 && len % 4 == 0 && len <= 64 ?
-		    EVP_DecodeBlock(dec, (const unsigned char *)s, (int)len) : -1;
-		if (n > 0 && s[len - 1] == '=')
-			n--;
-		if (n > 0 && s[len - 2] == '=')
-			n--;
-		if (n <= 9 || n - 9 > 9 || memcmp(dec, "next_idx:", 9) != 0) {
-			call_fail(c, 200, "invalid_cursor");
-			return;
-		}
-		for (int i = 9; i < n; i++) {
-			if (dec[i] < '0' || dec[i] > '9') {
-				call_fail(c, 200, "invalid_cursor");
-				return;
-			}
-			start = start * 10 + (uint64_t)(dec[i] - '0');
-		}
+	if (s != NULL && *s != '\0' && cursor_decode(s, "next_idx:", &start) != 0) {
+		call_fail(c, 200, "invalid_cursor");
+		return;
 	}
 	arr = sim_store_channels_json(c->ctx->store, (size_t)start, (size_t)limit,
 	    &next);
@@ -801,11 +825,8 @@ m_conversations_list(struct call *c)
 		call_fail(c, 200, "internal_error");
 		return;
 	}
-	if (next > 0) {
-		int n = snprintf(raw, sizeof(raw), "next_idx:%zu", next);
-
-		EVP_EncodeBlock((unsigned char *)cur, (const unsigned char *)raw, n);
-	}
+	if (next > 0)
+		cursor_encode("next_idx:", next, cur, sizeof(cur));
 	json_object_set_new(c->reply, "channels", arr);
 	json_object_set_new(c->reply, "response_metadata",
 	    json_pack("{s:s}", "next_cursor", cur));
@@ -835,48 +856,6 @@ m_conversations_info(struct call *c)
 		return;
 	}
 	json_object_set_new(c->reply, "channel", ch);
-}
-
-/* Cursors look like Slack's: base64("next_ts:<ts in microseconds>"). */
-static void
-cursor_encode(uint64_t us, char *out, size_t outsz)
-{
-	char raw[48];
-	unsigned char enc[72];
-	int n;
-
-	n = snprintf(raw, sizeof(raw), "next_ts:%" PRIu64, us);
-	EVP_EncodeBlock(enc, (const unsigned char *)raw, n);
-	snprintf(out, outsz, "%s", (const char *)enc);
-}
-
-static int
-cursor_decode(const char *s, uint64_t *us)
-{
-	unsigned char dec[64];
-	size_t len = strlen(s), pad = 0;
-	uint64_t v = 0;
-	int n;
-
-	if (len == 0 || len % 4 != 0 || len > 64)
-		return -1;
-	n = EVP_DecodeBlock(dec, (const unsigned char *)s, (int)len);
-	if (n < 0)
-		return -1;
-	if (s[len - 1] == '=')
-		pad++;
-	if (s[len - 2] == '=')
-		pad++;
-	n -= (int)pad;
-	if (n <= 8 || memcmp(dec, "next_ts:", 8) != 0 || n - 8 > 16)
-		return -1;
-	for (int i = 8; i < n; i++) {
-		if (dec[i] < '0' || dec[i] > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(dec[i] - '0');
-	}
-	*us = v;
-	return 0;
 }
 
 static void
@@ -916,7 +895,7 @@ m_conversations_history(struct call *c)
 		goto fail;
 	}
 	s = arg_str(c, "cursor");
-	if (s != NULL && *s != '\0' && cursor_decode(s, &q.before_us) != 0) {
+	if (s != NULL && *s != '\0' && cursor_decode(s, "next_ts:", &q.before_us) != 0) {
 		e = "invalid_cursor";
 		goto fail;
 	}
@@ -931,7 +910,7 @@ m_conversations_history(struct call *c)
 	}
 	cur[0] = '\0';
 	if (has_more)
-		cursor_encode(next, cur, sizeof(cur));
+		cursor_encode("next_ts:", next, cur, sizeof(cur));
 	json_object_set_new(c->reply, "messages", msgs);
 	json_object_set_new(c->reply, "has_more", json_boolean(has_more));
 	json_object_set_new(c->reply, "pin_count", json_integer(0));
